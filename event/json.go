@@ -1,0 +1,128 @@
+package event
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// MarshalJSON writes the envelope of events.md. Empty optional fields are left
+// out; seq and recorded_at are written once the journal has assigned them.
+func (e Event) MarshalJSON() ([]byte, error) {
+	return e.AppendJSON(make([]byte, 0, 256+len(e.Payload))), nil
+}
+
+// AppendJSON appends the envelope's JSON to b. It is the allocation-free form of
+// MarshalJSON, used by the stream and export paths.
+func (e *Event) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if e.Seq != 0 {
+		b = append(b, `"seq":`...)
+		b = strconv.AppendUint(b, e.Seq, 10)
+		b = append(b, ',')
+	}
+	if e.ID != (ulid.ULID{}) { // unset only on input that was refused
+		b = append(b, `"id":"`...)
+		b = append(b, e.ID.String()...)
+		b = append(b, `",`...)
+	}
+	b = append(b, `"type":`...)
+	b = appendString(b, e.Type)
+	if e.ConfigKey != "" {
+		b = append(b, `,"config_key":`...)
+		b = appendString(b, e.ConfigKey)
+	}
+	if e.NodeID != "" {
+		b = append(b, `,"node_id":`...)
+		b = appendString(b, e.NodeID)
+	}
+	if e.Source != "" {
+		b = append(b, `,"source":`...)
+		b = appendString(b, e.Source)
+	}
+	if !e.Time.IsZero() {
+		b = append(b, `,"time":"`...)
+		b = e.Time.UTC().AppendFormat(b, TimeFormat)
+		b = append(b, '"')
+	}
+	if !e.RecordedAt.IsZero() {
+		b = append(b, `,"recorded_at":"`...)
+		b = e.RecordedAt.UTC().AppendFormat(b, TimeFormat)
+		b = append(b, '"')
+	}
+	if e.CausationID != "" {
+		b = append(b, `,"causation_id":`...)
+		b = appendString(b, e.CausationID)
+	}
+	if e.CorrelationID != "" {
+		b = append(b, `,"correlation_id":`...)
+		b = appendString(b, e.CorrelationID)
+	}
+	if e.NoDedup {
+		b = append(b, `,"dedup":false`...)
+	}
+	b = append(b, `,"payload":`...)
+	if len(e.Payload) == 0 {
+		b = append(b, "{}"...)
+	} else {
+		b = append(b, e.Payload...)
+	}
+	return append(b, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string, escaping as encoding/json does for
+// the characters that must be escaped (HTML characters are left alone).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// compile-time check that Event stays a json.Marshaler.
+var _ json.Marshaler = Event{}

@@ -1,0 +1,191 @@
+// Package bench is the `make bench` command: it measures the journal (and,
+// as later issues land, the engine, the daemon and replay) and the raw-Pebble
+// limits they are compared with, in the same run, and prints medians.
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Figure is one measured number.
+type Figure struct {
+	Name  string
+	Value float64
+}
+
+// Run measures everything and writes the figures to stdout.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	runs := fs.Int("runs", envInt(getenv, "BENCH_RUNS", 3), "repetitions per figure; the median is reported (env BENCH_RUNS)")
+	scanEvents := fs.Int("scan-events", envInt(getenv, "BENCH_SCAN_EVENTS", 1_000_000), "events in the journal the read figures scan")
+	only := fs.String("only", "", "run only the figures whose name has this prefix")
+	rssChild := fs.String("rss-child", "", "internal: append -scan-events events to this directory and report peak RSS")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *rssChild != "" {
+		return rssChildMain(ctx, *rssChild, *scanEvents, stdout)
+	}
+	if *runs < 1 {
+		return fmt.Errorf("-runs: %d; want 1 or more", *runs)
+	}
+	dir, err := os.MkdirTemp("", "ringrift-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	s := &suite{ctx: ctx, dir: dir, runs: *runs, scanEvents: *scanEvents, log: stderr, out: stdout, figures: map[string]float64{}, only: *only}
+	steps := []func() error{s.pebbleLimits, s.journalAppend, s.journalRead, s.journalRSS}
+	for _, step := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	s.checks()
+	return nil
+}
+
+type suite struct {
+	ctx        context.Context
+	dir        string
+	runs       int
+	scanEvents int
+	log, out   io.Writer
+	figures    map[string]float64
+	only       string
+	n          int
+}
+
+func (s *suite) want(name string) bool {
+	return s.only == "" || len(name) >= len(s.only) && name[:len(s.only)] == s.only || len(s.only) > len(name) && s.only[:len(name)] == name
+}
+
+// tempDir returns a fresh directory for one measurement.
+func (s *suite) tempDir() string {
+	s.n++
+	d := filepath.Join(s.dir, strconv.Itoa(s.n))
+	_ = os.MkdirAll(d, 0o755)
+	return d
+}
+
+// median runs f s.runs times and reports the median of its results.
+func (s *suite) median(name string, f func() (float64, error)) (float64, error) {
+	vals := make([]float64, 0, s.runs)
+	for i := 0; i < s.runs; i++ {
+		v, err := f()
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", name, err)
+		}
+		vals = append(vals, v)
+		fmt.Fprintf(s.log, "  %s run %d: %.2f\n", name, i+1, v)
+	}
+	sort.Float64s(vals)
+	m := vals[len(vals)/2]
+	if len(vals)%2 == 0 {
+		m = (vals[len(vals)/2-1] + vals[len(vals)/2]) / 2
+	}
+	s.report(name, m)
+	return m, nil
+}
+
+func (s *suite) report(name string, v float64) {
+	s.figures[name] = v
+	if v >= 100 {
+		fmt.Fprintf(s.out, "%s %.0f\n", name, v)
+	} else {
+		fmt.Fprintf(s.out, "%s %.3f\n", name, v)
+	}
+}
+
+// checks prints each target beside what was measured (stderr).
+func (s *suite) checks() {
+	type check struct {
+		what       string
+		name, base string
+		factor     float64 // name ≥ factor × base (base "" : name ≥ factor, or ≤ with negative)
+	}
+	cs := []check{
+		{"group commit beats Pebble's own", "journal.append_c64.events_per_sec", "limit.pebble_sync_c64.events_per_sec", 1.5},
+		{"batch appends", "journal.append_batch1000.events_per_sec", "limit.pebble_sync_batch1000.events_per_sec", 0.5},
+		{"scan decode vs raw scan", "journal.scan_decode.events_per_sec", "limit.pebble_scan.events_per_sec", 0.5},
+		{"scan decode absolute", "journal.scan_decode.events_per_sec", "", 1_000_000},
+		{"read by config", "journal.read_by_config.events_per_sec", "limit.pebble_scan.events_per_sec", 0.3},
+		{"append p99 ≤ 5 ms", "journal.append_c64.p99_ms", "", -5},
+		{"peak RSS ≤ 150 MB", "journal.rss_mb", "", -150},
+	}
+	fmt.Fprintln(s.log, "targets:")
+	for _, c := range cs {
+		v, ok := s.figures[c.name]
+		if !ok {
+			continue
+		}
+		var pass bool
+		var desc string
+		switch {
+		case c.base != "":
+			b, ok := s.figures[c.base]
+			if !ok {
+				continue
+			}
+			pass = v >= c.factor*b
+			desc = fmt.Sprintf("%s = %.0f ≥ %.1f × %s (%.0f): ratio %.2f", c.name, v, c.factor, c.base, b, v/b)
+		case c.factor < 0:
+			pass = v <= -c.factor
+			desc = fmt.Sprintf("%s = %.2f ≤ %.0f", c.name, v, -c.factor)
+		default:
+			pass = v >= c.factor
+			desc = fmt.Sprintf("%s = %.0f ≥ %.0f", c.name, v, c.factor)
+		}
+		verdict := "ok  "
+		if !pass {
+			verdict = "MISS"
+		}
+		fmt.Fprintf(s.log, "  %s %-28s %s\n", verdict, c.what, desc)
+	}
+}
+
+func envInt(getenv func(string) string, key string, def int) int {
+	if v, err := strconv.Atoi(getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
+
+func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+
+// concurrently runs writers goroutines that each call op each times (w is the
+// writer, k its op's global index) and returns the wall time of the whole run.
+func concurrently(writers, each int, op func(w, k int) error) (time.Duration, error) {
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	start := time.Now()
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if err := op(w, w*each+i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	d := time.Since(start)
+	close(errs)
+	return d, <-errs
+}

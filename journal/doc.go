@@ -1,0 +1,63 @@
+// Package journal is ringriftd's append-only, totally ordered event log on Pebble
+// (github.com/cockroachdb/pebble/v2). It is the only package that imports Pebble.
+//
+// # Guarantees
+//
+// Every event gets a seq 1, 2, 3 … with no gaps. An append returns only after
+// its events are on disk (fsync); readers and subscribers see events only up to
+// the durable high-water mark, so they never see an event a crash could take
+// away. The events of one append (plus the decisions a Hook adds) land together
+// or not at all. An id already journaled is answered as a duplicate with the
+// original seq; the same id with other content is refused (id_conflict). Every
+// refusal made here, and every refusal handed to Reject, is kept in the
+// rejected log.
+//
+// # Writing
+//
+// One sequencer goroutine owns the next seq. Appenders queue requests; the
+// sequencer takes every request waiting, validates ids and content duplicates,
+// runs the Hook, builds one Pebble batch for the whole group and applies it with
+// a synced write it does not wait for (ApplyNoSyncWait). A second goroutine
+// waits for the fsync of each group in order, publishes the durable high-water
+// mark and answers the group's appenders. While one group is being synced the
+// next is being built: that is the group commit that lets many concurrent
+// appenders share one fsync.
+//
+// # On-disk format (version 1)
+//
+// Keys are byte strings; every seq is 8 bytes big-endian, so keys sort in seq
+// order. Strings inside keys are prefixed by their length (uvarint), so that
+// one value's keys can never be read as another value's.
+//
+//	'F'                              format version: one byte, FormatVersion
+//	'e' seq                          an event record (below)
+//	'i' id[16]                       the seq of the event with this ULID (8 bytes)
+//	't' len type seq                 type index, empty value
+//	'c' len config_key seq           config index: a copy of the event record, so
+//	                                 that one config's events are read by one scan
+//	'n' len node_id seq              node index, empty value
+//	'h' sha256[32]                   content-dedup memory (only with a dedup window):
+//	                                 seq (8) + the event's time in ms (8, big-endian)
+//	'r' rseq                         a rejected-log entry (JSON, see Rejection)
+//	'M' "rejected_dropped"           how many rejected entries were dropped (8)
+//	's' name                         a subscription's cursor: the last seq it handled
+//	'k' name                         a checkpoint: version (4) + seq (8) + data
+//
+// An event record is:
+//
+//	byte     record version (recordVersion = 1)
+//	byte     flags (bit 0: dedup false)
+//	[16]byte id
+//	varint   time, unix milliseconds
+//	varint   recorded_at, unix milliseconds
+//	uvarint  len + bytes, for each of: type, config_key, node_id, source,
+//	         causation_id, correlation_id
+//	bytes    the payload, compact JSON, to the end of the value
+//
+// The format is a file format: a journal written by one version opens in the
+// next. Opening a journal whose format byte is newer than FormatVersion fails
+// with ErrFormat. A record that cannot be decoded is ErrCorrupt (with its seq).
+// A torn tail cannot be seen at this level: Pebble's WAL recovery drops a torn
+// last write, and because an append is acknowledged only after its fsync, what it
+// drops was never acknowledged.
+package journal

@@ -1,0 +1,296 @@
+package journal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/ringrift/ringriftd/event"
+)
+
+// Options configure a Journal. The zero value is usable: defaults are filled
+// by Open.
+type Options struct {
+	// FS is the file system; nil means the OS. Tests pass vfs.NewMem().
+	FS vfs.FS
+	// DedupWindow turns content deduplication on (0 = off, the default).
+	DedupWindow time.Duration
+	// RejectedMax bounds the rejected log; the oldest entries are dropped
+	// first. Default 1,000,000.
+	RejectedMax int
+	// Hook, when set, takes part in every append (state machines, policies).
+	Hook Hook
+	// Check validates every appended event (and every decision) before it is
+	// sequenced; nil means event.Validate. Events that do not pass are refused.
+	Check func(*event.Event) *event.Error
+	// Logger receives the journal's logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock for recorded_at; nil means time.Now.
+	Now func() time.Time
+	// MaxGroupEvents bounds how many events one group commit carries.
+	// Default 16,384.
+	MaxGroupEvents int
+	// CacheSize and MemTableSize tune Pebble; defaults 32 MiB and 32 MiB.
+	CacheSize    int64
+	MemTableSize uint64
+}
+
+// Validate reports option values that cannot work, naming the field.
+func (o *Options) Validate() error {
+	switch {
+	case o.DedupWindow < 0:
+		return fmt.Errorf("journal: Options.DedupWindow: %v is negative; want 0 (off) or a positive duration", o.DedupWindow)
+	case o.RejectedMax < 0:
+		return fmt.Errorf("journal: Options.RejectedMax: %d is negative; want 0 (default 1,000,000) or more", o.RejectedMax)
+	case o.MaxGroupEvents < 0:
+		return fmt.Errorf("journal: Options.MaxGroupEvents: %d is negative", o.MaxGroupEvents)
+	}
+	return nil
+}
+
+func (o *Options) fill() {
+	if o.RejectedMax == 0 {
+		o.RejectedMax = 1_000_000
+	}
+	if o.Check == nil {
+		o.Check = event.Validate
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxGroupEvents == 0 {
+		o.MaxGroupEvents = 16384
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 32 << 20
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = 32 << 20
+	}
+}
+
+// Journal is an open journal. All methods are safe for concurrent use.
+type Journal struct {
+	opts Options
+	db   *pebble.DB
+	log  *slog.Logger
+
+	reqs    chan *request
+	syncs   chan *group
+	stop    chan struct{} // closed by Close: the sequencer drains and exits
+	seqDone chan struct{} // closed when the sequencer has exited
+	synDone chan struct{} // closed when the syncer has exited
+
+	durable  atomic.Uint64 // the durable high-water mark
+	notifyMu sync.Mutex
+	notify   chan struct{} // closed and replaced at each publish
+
+	failed  atomic.Pointer[error]
+	closed  atomic.Bool
+	closeMu sync.RWMutex // Append holds it shared so Close never races a send
+
+	subsMu sync.Mutex
+	subs   map[string]*Subscription
+
+	rej rejectedState // owned by the sequencer after Open
+	// owned by the sequencer goroutine:
+	next    uint64 // the next seq to assign
+	entropy *ulid.MonotonicEntropy
+	lastID  ulid.ULID
+}
+
+// Open opens (or creates) the journal in dir.
+func Open(dir string, opts Options) (*Journal, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts.fill()
+	cache := pebble.NewCache(opts.CacheSize)
+	defer cache.Unref()
+	po := &pebble.Options{
+		FS:                          opts.FS,
+		Cache:                       cache,
+		MemTableSize:                opts.MemTableSize,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       1000,
+		CompactionConcurrencyRange:  func() (int, int) { return 1, 2 },
+		Logger:                      pebbleLogger{opts.Logger},
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("journal: open %s: %w", dir, err)
+	}
+	j := &Journal{
+		opts:    opts,
+		db:      db,
+		log:     opts.Logger,
+		reqs:    make(chan *request, 1024),
+		syncs:   make(chan *group, 2),
+		stop:    make(chan struct{}),
+		seqDone: make(chan struct{}),
+		synDone: make(chan struct{}),
+		notify:  make(chan struct{}),
+		subs:    map[string]*Subscription{},
+		entropy: ulid.Monotonic(rand.Reader, 0),
+	}
+	if err := j.recover(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	go j.sequence()
+	go j.syncLoop()
+	j.log.Info("journal open", "dir", dir, "last_seq", j.next-1, "dedup_window", opts.DedupWindow)
+	return j, nil
+}
+
+// recover reads the format byte, the last seq and the rejected log's bounds.
+func (j *Journal) recover() error {
+	v, closer, err := j.db.Get([]byte{prefixFormat})
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		if err := j.db.Set([]byte{prefixFormat}, []byte{FormatVersion}, pebble.Sync); err != nil {
+			return fmt.Errorf("journal: write format: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("journal: read format: %w", err)
+	default:
+		ver := v[0]
+		closer.Close()
+		if ver > FormatVersion {
+			return fmt.Errorf("%w: format %d, this build reads up to %d", ErrFormat, ver, FormatVersion)
+		}
+	}
+	last, err := j.lastKeySeq(prefixEvent)
+	if err != nil {
+		return err
+	}
+	j.next = last + 1
+	j.durable.Store(last)
+	return j.rej.load(j.db)
+}
+
+// lastKeySeq returns the seq of the last key under a one-byte seq prefix.
+func (j *Journal) lastKeySeq(prefix byte) (uint64, error) {
+	it, err := j.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
+	if err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	k := it.Key()
+	if len(k) != 9 {
+		return 0, fmt.Errorf("%w: key %q", ErrCorrupt, k)
+	}
+	return binary.BigEndian.Uint64(k[1:]), nil
+}
+
+// Durable returns the durable high-water mark: every seq up to it is on disk.
+func (j *Journal) Durable() uint64 { return j.durable.Load() }
+
+// Changed returns a channel closed at the next publish of the high-water mark.
+func (j *Journal) Changed() <-chan struct{} {
+	j.notifyMu.Lock()
+	defer j.notifyMu.Unlock()
+	return j.notify
+}
+
+// WaitDurable blocks until the high-water mark reaches seq or ctx ends.
+func (j *Journal) WaitDurable(ctx context.Context, seq uint64) error {
+	for {
+		ch := j.Changed()
+		if j.Durable() >= seq {
+			return nil
+		}
+		if j.closed.Load() {
+			return ErrClosed
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (j *Journal) publish(seq uint64) {
+	j.durable.Store(seq)
+	j.notifyMu.Lock()
+	close(j.notify)
+	j.notify = make(chan struct{})
+	j.notifyMu.Unlock()
+}
+
+// Err returns the error that failed the journal, or nil.
+func (j *Journal) Err() error {
+	if p := j.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (j *Journal) fail(err error) {
+	err = fmt.Errorf("%w: %w", ErrFailed, err)
+	if j.failed.CompareAndSwap(nil, &err) {
+		j.log.Error("journal failed; appends are refused until restart", "err", err)
+	}
+}
+
+// Close stops the subscriptions, answers every append already queued, waits
+// for the last sync and closes Pebble.
+func (j *Journal) Close() error {
+	j.closeMu.Lock()
+	if j.closed.Swap(true) {
+		j.closeMu.Unlock()
+		return ErrClosed
+	}
+	close(j.stop)
+	j.closeMu.Unlock()
+
+	j.subsMu.Lock()
+	subs := make([]*Subscription, 0, len(j.subs))
+	for _, s := range j.subs {
+		subs = append(subs, s)
+	}
+	j.subsMu.Unlock()
+	for _, s := range subs {
+		s.Close()
+	}
+	<-j.seqDone
+	<-j.synDone
+	j.publish(j.durable.Load()) // wake waiters so they see closed
+	if err := j.db.Close(); err != nil {
+		return fmt.Errorf("journal: close: %w", err)
+	}
+	return nil
+}
+
+// pebbleLogger sends Pebble's logs to slog.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	panic(fmt.Sprintf(format, args...))
+}
