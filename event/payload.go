@@ -98,7 +98,11 @@ func NormalizedPayload(e *Event) []byte {
 	s := SchemaOf(e.Type)
 	ms := collect(e.Payload, nil)
 	out := make(map[string]json.RawMessage, len(ms))
-	for _, m := range ms {
+	for _, mm := range ms {
+		m := struct {
+			key string
+			val []byte
+		}{keyString(mm.key), mm.val}
 		if _, isStr := asString(m.val); isStr && (slices.Contains(liftedConfigKeys, m.key) || slices.Contains(liftedNodeKeys, m.key)) {
 			continue
 		}

@@ -50,7 +50,7 @@ func (v *Validator) Validate(e *Event) *Error {
 	if strings.HasPrefix(e.Source, DecisionSourcePrefix) {
 		return reservedSource(e.Source)
 	}
-	return v.checkBody(e, false)
+	return v.checkBody(e, false, false)
 }
 
 // ValidateDecision checks an event ringriftd itself emits: like Validate, but
@@ -62,7 +62,7 @@ func (v *Validator) ValidateDecision(e *Event) *Error {
 	if !strings.HasPrefix(e.Source, DecisionSourcePrefix) {
 		return Errorf(CodeInvalidField, "source", "ringriftd/<policy>", "a decision's source must start with %q, got %q", DecisionSourcePrefix, e.Source)
 	}
-	return v.checkBody(e, false)
+	return v.checkBody(e, false, false)
 }
 
 func reservedSource(s string) *Error {
@@ -94,17 +94,19 @@ func unknownType(field, s string) *Error {
 // of events.md: payload shape and size, config_key, node_id, required scope,
 // payload schema. It lifts payload keys into the envelope and compacts the
 // payload. emptyNode says the input had an empty top-level node_id.
-func (v *Validator) checkBody(e *Event, emptyNode bool) *Error {
-	if err := v.checkPayloadShape(e); err != nil {
+func (v *Validator) checkBody(e *Event, emptyNode, validJSON bool) *Error {
+	if err := v.checkPayloadShape(e, validJSON); err != nil {
 		return err
 	}
-	if err := v.liftConfig(e); err != nil {
+	var top [16]member
+	ms := collect(e.Payload, top[:0])
+	if err := v.liftConfig(e, ms); err != nil {
 		return err
 	}
 	if emptyNode {
 		return emptyNodeID("node_id")
 	}
-	if err := liftNode(e); err != nil {
+	if err := liftNode(e, ms); err != nil {
 		return err
 	}
 	s := SchemaOf(e.Type)
@@ -118,16 +120,16 @@ func (v *Validator) checkBody(e *Event, emptyNode bool) *Error {
 				"%s needs a node_id", e.Type)
 		}
 	}
-	return v.checkSchema(e.Type, s, e.Payload)
+	return v.checkSchema(e.Type, s, ms)
 }
 
-func (v *Validator) checkPayloadShape(e *Event) *Error {
+func (v *Validator) checkPayloadShape(e *Event, validJSON bool) *Error {
 	p := bytes.TrimSpace(e.Payload)
 	if len(p) == 0 {
 		e.Payload = json.RawMessage("{}")
 		return nil
 	}
-	if p[0] != '{' || !json.Valid(p) {
+	if p[0] != '{' || (!validJSON && !json.Valid(p)) {
 		kind := jsonKind(p)
 		if p[0] == '{' {
 			kind = "malformed JSON"
@@ -174,7 +176,7 @@ func isCompact(b []byte) bool {
 
 // liftConfig merges the envelope config_key with string config_key / config
 // payload keys; every source must agree after normalisation.
-func (v *Validator) liftConfig(e *Event) *Error {
+func (v *Validator) liftConfig(e *Event, ms []member) *Error {
 	field := "config_key"
 	if e.ConfigKey != "" {
 		k, err := v.Configs.Normalize(e.ConfigKey, "config_key")
@@ -184,8 +186,8 @@ func (v *Validator) liftConfig(e *Event) *Error {
 		e.ConfigKey = k
 	}
 	for _, pk := range liftedConfigKeys {
-		raw, ok := field2(e.Payload, pk)
-		if !ok {
+		raw := lookupMember(ms, pk)
+		if raw == nil {
 			continue
 		}
 		s, isStr := asString(raw)
@@ -208,11 +210,11 @@ func (v *Validator) liftConfig(e *Event) *Error {
 	return nil
 }
 
-func liftNode(e *Event) *Error {
+func liftNode(e *Event, ms []member) *Error {
 	field := "node_id"
 	for _, pk := range liftedNodeKeys {
-		raw, ok := field2(e.Payload, pk)
-		if !ok {
+		raw := lookupMember(ms, pk)
+		if raw == nil {
 			continue
 		}
 		s, isStr := asString(raw)
@@ -241,21 +243,11 @@ func emptyNodeID(field string) *Error {
 	return Errorf(CodeInvalidField, field, fmt.Sprintf("a non-empty node id of at most %d characters", MaxNodeID), "node_id is empty")
 }
 
-// field2 is field for payloads that may be empty.
-func field2(p []byte, k string) ([]byte, bool) {
-	if len(p) <= 2 {
-		return nil, false
-	}
-	return field(p, k)
-}
-
 // checkSchema checks a payload against its type's schema.
-func (v *Validator) checkSchema(typ string, s *Schema, p []byte) *Error {
+func (v *Validator) checkSchema(typ string, s *Schema, members []member) *Error {
 	if s == nil || len(s.Fields) == 0 {
 		return nil
 	}
-	var top [16]member
-	members := collect(p, top[:0])
 	for i := range s.Fields {
 		f := &s.Fields[i]
 		if f.Kind == KindOpponents {
@@ -290,7 +282,7 @@ func missingPayload(typ string, f *Field) *Error {
 }
 
 type member struct {
-	key string
+	key []byte // raw, escapes intact: compare with keyEquals
 	val []byte
 }
 
@@ -298,7 +290,7 @@ type member struct {
 func collect(p []byte, out []member) []member {
 	_ = eachField(p, func(k, val []byte) error {
 		if !isNull(val) {
-			out = append(out, member{keyString(k), val})
+			out = append(out, member{k, val})
 		}
 		return nil
 	})
@@ -307,7 +299,7 @@ func collect(p []byte, out []member) []member {
 
 func lookupMember(ms []member, key string) []byte {
 	for i := len(ms) - 1; i >= 0; i-- { // the last duplicate wins, as in encoding/json
-		if ms[i].key == key {
+		if keyEquals(ms[i].key, key) {
 			return ms[i].val
 		}
 	}

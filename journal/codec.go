@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/ringrift/ringriftd/event"
 )
@@ -30,8 +31,8 @@ func appendRecord(dst []byte, e *event.Event) []byte {
 	return append(dst, e.Payload...)
 }
 
-// decodeRecord decodes a record into e. The strings share one allocation and
-// the payload is copied, so e stays valid after v is reused.
+// decodeRecord decodes a record into e with one allocation, so e stays valid
+// after v is reused.
 func decodeRecord(seq uint64, v []byte, e *event.Event) error {
 	if len(v) < 2+16 {
 		return fmt.Errorf("%w: seq %d: record of %d bytes", ErrCorrupt, seq, len(v))
@@ -75,12 +76,21 @@ func decodeRecord(seq uint64, v []byte, e *event.Event) error {
 		typ = string(v[bounds[0][0]:bounds[0][1]])
 	}
 	e.Type = typ
-	all := string(v[bounds[1][0]:off])
+	// One allocation holds the five other strings and the payload: the
+	// strings are read-only views of it, the payload a capacity-limited slice
+	// after them, so neither can reach the other.
 	base := bounds[1][0]
-	sub := func(i int) string { return all[bounds[i][0]-base : bounds[i][1]-base] }
+	buf := make([]byte, len(v)-base)
+	copy(buf, v[base:])
+	sub := func(i int) string {
+		if bounds[i][1] == bounds[i][0] {
+			return ""
+		}
+		return unsafe.String(&buf[bounds[i][0]-base], bounds[i][1]-bounds[i][0])
+	}
 	e.ConfigKey, e.NodeID, e.Source, e.CausationID, e.CorrelationID = sub(1), sub(2), sub(3), sub(4), sub(5)
 	if off < len(v) {
-		e.Payload = append(make([]byte, 0, len(v)-off), v[off:]...)
+		e.Payload = buf[off-base : len(buf) : len(buf)]
 	} else {
 		e.Payload = nil
 	}

@@ -89,7 +89,8 @@ func (j *Journal) GetByID(id ulid.ULID) (event.Event, error) {
 
 // Scan calls fn for each durable event with seq ≥ from that matches f, in seq
 // order, until fn returns an error (ErrStop ends the scan without one). The
-// event passed to fn is fn's to keep.
+// *Event passed to fn is reused for the next event: copy the struct (its
+// strings and payload stay valid) to keep it.
 //
 // A ConfigKey filter scans that config's covering index; a NodeID filter or a
 // small type set reads through their indexes; otherwise the log itself is
@@ -153,8 +154,8 @@ func (j *Journal) scanLog(from, hwm uint64, fn func(*event.Event) error) error {
 		return fmt.Errorf("journal: scan: %w", err)
 	}
 	defer it.Close()
+	e := new(event.Event) // reused: fn must copy what it keeps (see Scan)
 	for ok := it.First(); ok; ok = it.Next() {
-		e := new(event.Event)
 		k := it.Key()
 		v, err := it.ValueAndErr()
 		if err != nil {
@@ -185,8 +186,8 @@ func (j *Journal) scanCovering(prefix []byte, from, hwm uint64, fn func(*event.E
 		return fmt.Errorf("journal: scan index: %w", err)
 	}
 	defer it.Close()
+	e := new(event.Event)
 	for ok := it.First(); ok; ok = it.Next() {
-		e := new(event.Event)
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return fmt.Errorf("journal: scan index: %w", err)

@@ -170,7 +170,9 @@ func (s *Subscription) run(ctx context.Context) {
 		cursor := s.cursor.Load()
 		if cursor < s.j.Durable() {
 			n := 0
-			err := s.j.Scan(cursor+1, s.opts.Filter, func(e *event.Event) error {
+			err := s.j.Scan(cursor+1, s.opts.Filter, func(scanned *event.Event) error {
+				e := new(event.Event) // the handler's to keep
+				*e = *scanned
 				if err := s.deliver(ctx, e); err != nil {
 					return err
 				}

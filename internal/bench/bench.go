@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"sync"
@@ -29,12 +30,24 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	runs := fs.Int("runs", envInt(getenv, "BENCH_RUNS", 3), "repetitions per figure; the median is reported (env BENCH_RUNS)")
 	scanEvents := fs.Int("scan-events", envInt(getenv, "BENCH_SCAN_EVENTS", 1_000_000), "events in the journal the read figures scan")
 	only := fs.String("only", "", "run only the figures whose name has this prefix")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	rssChild := fs.String("rss-child", "", "internal: append -scan-events events to this directory and report peak RSS")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *rssChild != "" {
 		return rssChildMain(ctx, *rssChild, *scanEvents, stdout)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *runs < 1 {
 		return fmt.Errorf("-runs: %d; want 1 or more", *runs)
