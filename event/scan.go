@@ -14,7 +14,10 @@ import (
 // hands out raw value spans without building maps, so that rules can read a
 // payload key in well under a microsecond.
 
-var errScan = errors.New("event: malformed JSON")
+var (
+	errScan  = errors.New("event: malformed JSON")
+	errFound = errors.New("found") // stops a scan early; never returned
+)
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
@@ -154,7 +157,6 @@ func keyEquals(raw []byte, k string) bool {
 // value counts as absent.
 func field(b []byte, k string) ([]byte, bool) {
 	var out []byte
-	errFound := errors.New("found")
 	_ = eachField(b, func(key, val []byte) error {
 		if keyEquals(key, k) {
 			out = val

@@ -105,7 +105,6 @@ func TestCompatV1(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, journal.Duplicate, res.Status, "the id index of v1 is read")
 
-
 	cp, err := j.LoadCheckpoint("compat")
 	require.NoError(t, err)
 	assert.Equal(t, journal.Checkpoint{Version: 7, Seq: 30, Data: []byte("state")}, cp)

@@ -385,14 +385,12 @@ type testHookImpl struct {
 	pending             []uint64
 }
 
-type testTx struct{ h *testHookImpl }
-
-func (h *testHookImpl) Begin() journal.Tx { h.pending = nil; return testTx{h} }
-func (tx testTx) Admit(e *event.Event) ([]event.Event, *event.Error) {
+func (h *testHookImpl) Begin(bool) { h.pending = nil }
+func (tx *testHookImpl) Admit(e *event.Event) ([]event.Event, *event.Error) {
 	if e.Type == "training_failed" {
 		return nil, event.Errorf(event.CodeFlowViolation, "type", "", "state collecting does not accept training_failed")
 	}
-	tx.h.pending = append(tx.h.pending, e.Seq)
+	tx.pending = append(tx.pending, e.Seq)
 	if e.Type == "training_completed" {
 		d := event.Event{Type: "evaluation_started", ConfigKey: e.ConfigKey, Source: "ringriftd/test",
 			Time: e.Time, CausationID: e.ID.String(), Payload: json.RawMessage(`{"model_path":"m"}`)}
@@ -401,8 +399,8 @@ func (tx testTx) Admit(e *event.Event) ([]event.Event, *event.Error) {
 	}
 	return nil, nil
 }
-func (tx testTx) Commit()   { tx.h.committed = append(tx.h.committed, tx.h.pending...) }
-func (tx testTx) Rollback() { tx.h.pending = nil }
+func (tx *testHookImpl) Commit()   { tx.committed = append(tx.committed, tx.pending...) }
+func (tx *testHookImpl) Rollback() { tx.pending = nil }
 
 type seqEntropy uint64
 

@@ -10,13 +10,13 @@ import "github.com/ringrift/ringriftd/event"
 // Contract: the hook is called from the sequencer only, one transaction at a
 // time, never concurrently. It must be deterministic (no clock, no I/O): the same
 // journal replayed through it gives the same verdicts and the same decisions.
+//
+// Its methods use only the event package's types, so that a pure package
+// (no journal import) can implement it.
 type Hook interface {
-	// Begin opens the transaction of one append.
-	Begin() Tx
-}
-
-// Tx is the hook's transaction for one append.
-type Tx interface {
+	// Begin opens the transaction of one append. atomic says the append is
+	// all or nothing: only then may Rollback follow.
+	Begin(atomic bool)
 	// Admit checks e against the state left by every event admitted before
 	// it (earlier appends and earlier events of this append). Accepted, e's
 	// effects are applied and the decisions it caused are returned, complete
@@ -28,8 +28,8 @@ type Tx interface {
 	// e has its id, time and seq assigned (the seq it takes if admitted). The
 	// decisions take the seqs that follow, in the order returned.
 	Admit(e *event.Event) ([]event.Event, *event.Error)
-	// Commit keeps what was admitted. Rollback undoes every Admit of this
-	// transaction; the journal calls it when an atomic append is refused.
+	// Commit keeps what was admitted since Begin. Rollback undoes every Admit
+	// since Begin; the journal calls it when an atomic append is refused.
 	Commit()
 	Rollback()
 }

@@ -24,6 +24,10 @@ import (
 type Options struct {
 	// FS is the file system; nil means the OS. Tests pass vfs.NewMem().
 	FS vfs.FS
+	// InMemory keeps the whole journal in memory (a fresh vfs.NewMem; dir
+	// only names it), for fixtures and tests outside this package. It
+	// overrides FS.
+	InMemory bool
 	// DedupWindow turns content deduplication on (0 = off, the default).
 	DedupWindow time.Duration
 	// RejectedMax bounds the rejected log; the oldest entries are dropped
@@ -41,7 +45,8 @@ type Options struct {
 	// MaxGroupEvents bounds how many events one group commit carries.
 	// Default 16,384.
 	MaxGroupEvents int
-	// CacheSize and MemTableSize tune Pebble; defaults 32 MiB and 16 MiB (peak RSS for a 1M-event journal stays under 150 MB).
+	// CacheSize and MemTableSize tune Pebble; defaults 32 MiB and 16 MiB,
+	// so that a 1M-event journal peaks well under 150 MB RSS.
 	CacheSize    int64
 	MemTableSize uint64
 }
@@ -62,6 +67,9 @@ func (o *Options) Validate() error {
 func (o *Options) fill() {
 	if o.RejectedMax == 0 {
 		o.RejectedMax = 1_000_000
+	}
+	if o.InMemory {
+		o.FS = vfs.NewMem()
 	}
 	if o.Check == nil {
 		o.Check = event.Validate
@@ -125,7 +133,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 		FS:                          opts.FS,
 		Cache:                       cache,
 		MemTableSize:                opts.MemTableSize,
-		MemTableStopWritesThreshold: 4,
+		MemTableStopWritesThreshold: 2, // bounds memory: at most two 16 MiB memtables queued
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       1000,
 		CompactionConcurrencyRange:  func() (int, int) { return 1, 2 },

@@ -132,9 +132,9 @@ func (j *Journal) process(g *group, r *request) {
 	if len(r.events) == 0 {
 		return
 	}
-	var tx Tx
-	if j.opts.Hook != nil {
-		tx = j.opts.Hook.Begin()
+	tx := j.opts.Hook
+	if tx != nil {
+		tx.Begin(r.opts.Atomic)
 	}
 	startNext := j.next
 	var staged []*event.Event

@@ -58,7 +58,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer os.RemoveAll(dir)
 	s := &suite{ctx: ctx, dir: dir, runs: *runs, scanEvents: *scanEvents, log: stderr, out: stdout, figures: map[string]float64{}, only: *only}
-	steps := []func() error{s.pebbleLimits, s.journalAppend, s.journalRead, s.journalRSS}
+	steps := []func() error{s.pebbleLimits, s.journalAppend, s.journalRead, s.journalRSS, s.engineFigures}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -138,6 +138,10 @@ func (s *suite) checks() {
 		{"read by config", "journal.read_by_config.events_per_sec", "limit.pebble_scan.events_per_sec", 0.3},
 		{"append p99 ≤ 5 ms", "journal.append_c64.p99_ms", "", -5},
 		{"peak RSS ≤ 150 MB", "journal.rss_mb", "", -150},
+		{"rebuild absolute", "replay.rebuild.events_per_sec", "", 1_000_000},
+		{"rebuild vs scan decode", "replay.rebuild.events_per_sec", "journal.scan_decode.events_per_sec", 0.5},
+		{"enforcement overhead", "sequencer.enforce_overhead", "", 0.8},
+		{"restart from checkpoint", "restart.checkpoint_ms", "", -500},
 	}
 	fmt.Fprintln(s.log, "targets:")
 	for _, c := range cs {
@@ -157,10 +161,10 @@ func (s *suite) checks() {
 			desc = fmt.Sprintf("%s = %.0f ≥ %.1f × %s (%.0f): ratio %.2f", c.name, v, c.factor, c.base, b, v/b)
 		case c.factor < 0:
 			pass = v <= -c.factor
-			desc = fmt.Sprintf("%s = %.2f ≤ %.0f", c.name, v, -c.factor)
+			desc = fmt.Sprintf("%s = %.3g ≤ %.3g", c.name, v, -c.factor)
 		default:
 			pass = v >= c.factor
-			desc = fmt.Sprintf("%s = %.0f ≥ %.0f", c.name, v, c.factor)
+			desc = fmt.Sprintf("%s = %.3g ≥ %.3g", c.name, v, c.factor)
 		}
 		verdict := "ok  "
 		if !pass {

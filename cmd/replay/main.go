@@ -1,0 +1,119 @@
+// Command replay explains a ringriftd journal after the fact. This release
+// has one command, fixture, which runs fixture files (fixtures.md) from any
+// directory; the others of replay.md come with the replay issue.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ringrift/ringriftd/fixtures"
+)
+
+// errFailed is returned when a command ran but found what it reports (an
+// unmet expectation): exit status 1 without a usage message.
+var errFailed = errors.New("failed")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, errFailed):
+		os.Exit(1)
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "replay:", err)
+		os.Exit(2)
+	}
+}
+
+const usage = `usage: replay COMMAND [flags] ARGS
+
+commands:
+  fixture FILE...   run fixture files and report every unmet expectation
+
+Run "replay COMMAND -h" for a command's flags and an example.
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	switch args[0] {
+	case "fixture":
+		return runFixture(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func runFixture(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("replay fixture", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	verbose := fs.Bool("v", false, "also print what happened to each event")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: replay fixture [-v] FILE...
+
+Runs each fixture file (YAML or JSON, fixtures.md) through a fresh in-memory
+journal and prints every unmet expectation with what was expected and what was
+found. Exits 0 only if every expectation of every file holds.
+
+example:
+  replay fixture fixtures/pipeline/*.yaml ./my_case.yaml
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("fixture: no files")
+	}
+	failed := 0
+	for _, path := range fs.Args() {
+		f, err := fixtures.Load(path)
+		if err != nil {
+			fmt.Fprintf(stdout, "FAIL %s: %v\n", path, err)
+			failed++
+			continue
+		}
+		rep, err := fixtures.Run(ctx, f)
+		if err != nil {
+			fmt.Fprintf(stdout, "FAIL %s: %v\n", path, err)
+			failed++
+			continue
+		}
+		status := "ok  "
+		if !rep.OK() {
+			status = "FAIL"
+			failed++
+		}
+		fmt.Fprintf(stdout, "%s %s (%s)\n", status, path, rep.Name)
+		for _, fl := range rep.Failures {
+			fmt.Fprintf(stdout, "     %s\n", fl)
+		}
+		if *verbose || !rep.OK() {
+			for _, o := range rep.Outcomes {
+				fmt.Fprintf(stdout, "       %s\n", o)
+			}
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(stdout, "%d of %d fixtures failed\n", failed, fs.NArg())
+		return errFailed
+	}
+	return nil
+}

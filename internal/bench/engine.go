@@ -1,0 +1,161 @@
+package bench
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringrift/ringriftd/engine"
+	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/internal/gen"
+	"github.com/ringrift/ringriftd/journal"
+)
+
+// generated returns n events of realistic generated traffic.
+func generated(n int, seed uint64) []event.Event {
+	g := gen.New(gen.Options{Seed: seed})
+	evs := make([]event.Event, n)
+	for i := range evs {
+		evs[i] = g.Next()
+	}
+	return evs
+}
+
+// engineFigures measures the fold of machines and projections:
+// replay.rebuild, restart.checkpoint_ms and sequencer.enforce_overhead.
+func (s *suite) engineFigures() error {
+	if s.want("replay.rebuild") || s.want("restart.checkpoint") {
+		if err := s.rebuildFigures(); err != nil {
+			return err
+		}
+	}
+	if s.want("sequencer.enforce_overhead") {
+		return s.enforceOverhead()
+	}
+	return nil
+}
+
+func (s *suite) rebuildFigures() error {
+	dir := s.tempDir()
+	live := engine.New(engine.Options{})
+	j, err := journal.Open(dir, journal.Options{Hook: live})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.log, "appending %d generated events through the engine for the rebuild figures\n", s.scanEvents)
+	g := gen.New(gen.Options{Seed: 7})
+	batch := make([]event.Event, 0, 1000)
+	var cpSeq uint64
+	var cp []byte
+	for j.Durable() < uint64(s.scanEvents) {
+		batch = batch[:0]
+		for k := 0; k < 1000; k++ {
+			batch = append(batch, g.Next())
+		}
+		if _, err := j.Append(s.ctx, batch, journal.AppendOptions{}); err != nil {
+			j.Close()
+			return err
+		}
+		// The checkpoint a daemon would have written a little before the end.
+		if cp == nil && j.Durable()+10_000 >= uint64(s.scanEvents) {
+			if cp, err = live.MarshalCheckpoint(); err != nil {
+				j.Close()
+				return err
+			}
+			cpSeq = j.Durable()
+		}
+	}
+	if err := j.SaveCheckpoint("engine", journal.Checkpoint{Version: engine.CheckpointVersion, Seq: cpSeq, Data: cp}); err != nil {
+		j.Close()
+		return err
+	}
+	total := j.Durable()
+	if err := j.Close(); err != nil {
+		return err
+	}
+	if s.want("replay.rebuild") {
+		j, err := journal.Open(dir, journal.Options{})
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		if _, err := s.median("replay.rebuild.events_per_sec", func() (float64, error) {
+			eng := engine.New(engine.Options{})
+			start := time.Now()
+			err := j.Scan(1, journal.Filter{}, func(e *event.Event) error { eng.Fold(e); return nil })
+			if err != nil {
+				return 0, err
+			}
+			return rate(int(total), time.Since(start)), nil
+		}); err != nil {
+			return err
+		}
+		j.Close()
+	}
+	if s.want("restart.checkpoint") {
+		if _, err := s.median("restart.checkpoint_ms", func() (float64, error) {
+			start := time.Now()
+			j, err := journal.Open(dir, journal.Options{})
+			if err != nil {
+				return 0, err
+			}
+			defer j.Close()
+			c, err := j.LoadCheckpoint("engine")
+			if err != nil {
+				return 0, err
+			}
+			eng := engine.New(engine.Options{})
+			if err := eng.UnmarshalCheckpoint(c.Data); err != nil {
+				return 0, err
+			}
+			if err := j.Scan(c.Seq+1, journal.Filter{}, func(e *event.Event) error { eng.Fold(e); return nil }); err != nil {
+				return 0, err
+			}
+			return float64(time.Since(start).Microseconds()) / 1000, nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enforceOverhead compares durable append throughput of 64 concurrent
+// appenders of generated traffic with the engine as the sequencer's hook and
+// without it.
+func (s *suite) enforceOverhead() error {
+	const writers, each = 64, 600
+	evs := generated(writers*each, 11)
+	measure := func(hook bool) func() (float64, error) {
+		return func() (float64, error) {
+			opts := journal.Options{}
+			if hook {
+				opts.Hook = engine.New(engine.Options{})
+			}
+			j, err := journal.Open(s.tempDir(), opts)
+			if err != nil {
+				return 0, err
+			}
+			defer j.Close()
+			var next atomic.Int64
+			d, err := concurrently(writers, each, func(_, _ int) error {
+				e := evs[next.Add(1)-1]
+				_, err := j.Append(s.ctx, []event.Event{e}, journal.AppendOptions{})
+				return err
+			})
+			if err != nil {
+				return 0, err
+			}
+			return rate(writers*each, d), nil
+		}
+	}
+	on, err := s.median("sequencer.enforce_on.events_per_sec", measure(true))
+	if err != nil {
+		return err
+	}
+	off, err := s.median("sequencer.enforce_off.events_per_sec", measure(false))
+	if err != nil {
+		return err
+	}
+	s.report("sequencer.enforce_overhead", on/off)
+	return nil
+}
