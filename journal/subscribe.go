@@ -168,7 +168,7 @@ func (s *Subscription) run(ctx context.Context) {
 	for {
 		changed := s.j.Changed()
 		cursor := s.cursor.Load()
-		if cursor < s.j.Durable() {
+		if hwm := s.j.Durable(); cursor < hwm {
 			n := 0
 			err := s.j.Scan(cursor+1, s.opts.Filter, func(scanned *event.Event) error {
 				e := new(event.Event) // the handler's to keep
@@ -185,9 +185,11 @@ func (s *Subscription) run(ctx context.Context) {
 			})
 			// A filtered scan may pass over events it does not deliver:
 			// the cursor still moves to what was scanned when all matched
-			// events were handled and the scan reached the end.
+			// events were handled and the scan reached the end. Only to
+			// hwm, read before the scan: an event published while the
+			// scan ran may not have been seen, and must not be skipped.
 			if err == nil && n < s.opts.BatchEvents {
-				s.cursor.Store(max(s.cursor.Load(), min(s.j.Durable(), s.scannedTo(cursor))))
+				s.cursor.Store(max(s.cursor.Load(), hwm))
 			}
 			if serr := s.saveCursor(); serr != nil {
 				log.Error("saving cursor", "err", serr)
@@ -210,11 +212,6 @@ func (s *Subscription) run(ctx context.Context) {
 		case <-changed:
 		}
 	}
-}
-
-// scannedTo is the high-water mark a finished scan from cursor covered.
-func (s *Subscription) scannedTo(cursor uint64) uint64 {
-	return max(cursor, s.j.Durable())
 }
 
 func (s *Subscription) saveCursor() error {
