@@ -90,7 +90,7 @@ func (e *Elo) UnmarshalJSON(b []byte) error {
 			if isAnchor(p) || !finite(r.Elo) || r.Games < 0 {
 				return fmt.Errorf("%w: config %s: rating of %q", ErrCheckpointInvalid, k, p)
 			}
-			c.ratings[p] = &Rating{r.Elo, r.Games}
+			c.ratings[p] = Rating{r.Elo, r.Games}
 		}
 		if err := c.series.restore(cc.Series); err != nil {
 			return fmt.Errorf("%w: config %s: %v", ErrCheckpointInvalid, k, err)

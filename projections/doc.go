@@ -19,7 +19,8 @@
 // (math.Round(x*100)/100), weights and shares to 3, and the rounded value is
 // written in its shortest form that reads back exactly, with ".0" when it is
 // integral so that a float field always looks like one (1612.5, 1.0, 0.076;
-// -0 is written 0.0).
+// -0 is written 0.0). Each Elo config also has the extra field "points", the
+// number of points in its velocity window (what the plateau class counts).
 //
 // Decisions where projections.md is silent:
 //   - A config joins the Elo and curriculum projections at its first event
@@ -31,7 +32,9 @@
 //     opponents are looked up before the evaluated model's entry is created;
 //     an anchor (random, heuristic) is never given an entry, even as the
 //     evaluated, promoted or updated participant. Times of velocity points are
-//     kept in milliseconds, the journal's precision.
+//     kept in milliseconds, the journal's precision. A config's first point
+//     (and any point older than the newest) makes an exact recompute of the
+//     window; points in time order update it incrementally.
 //   - Health: any backpressure event naming a config lists that config (with
 //     none/none when it only released or reset it); an unknown level changes
 //     nothing. A daemon first seen by any event other than daemon_started or

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"maps"
 	"math"
 	"slices"
 
@@ -40,12 +41,12 @@ type Rating struct {
 type eloConfig struct {
 	champion    string // "" = none
 	championElo float64
-	ratings     map[string]*Rating
+	ratings     map[string]Rating
 	series      series
 }
 
 func newEloConfig() *eloConfig {
-	c := &eloConfig{ratings: map[string]*Rating{}}
+	c := &eloConfig{ratings: map[string]Rating{}}
 	c.series.init()
 	return c
 }
@@ -63,20 +64,6 @@ func (c *eloConfig) rating(name string) (float64, bool) {
 		return r.Elo, true
 	}
 	return 0, false
-}
-
-// entry returns the participant's entry, creating it at 1500; nil for an
-// anchor, which never has one.
-func (c *eloConfig) entry(name string) *Rating {
-	if isAnchor(name) {
-		return nil
-	}
-	r, ok := c.ratings[name]
-	if !ok {
-		r = &Rating{Elo: InitialElo}
-		c.ratings[name] = r
-	}
-	return r
 }
 
 func isAnchor(name string) bool { return name == Random || name == Heuristic }
@@ -163,14 +150,14 @@ func (e *Elo) Apply(ev *event.Event) EloChange {
 		if !ok || !okElo {
 			break
 		}
-		ch.setRating(c, name, clampElo(elo), true)
+		ch.setRating(c, name, clampElo(elo), true, 0)
 	case "model_promoted":
 		model, ok := ev.Str("model_path")
 		if !ok {
 			break
 		}
 		elo, hasElo := ev.Num("elo")
-		ch.setRating(c, model, clampElo(elo), hasElo)
+		ch.setRating(c, model, clampElo(elo), hasElo, 0)
 		r, _ := c.rating(model)
 		ch.Champion = c.champion != model || c.championElo != r
 		c.champion, c.championElo = model, r
@@ -189,21 +176,25 @@ func (e *Elo) Apply(ev *event.Event) EloChange {
 	return ch
 }
 
-// setRating creates the participant's entry and, when set, gives it rating r;
-// it records the change in ch.
-func (ch *EloChange) setRating(c *eloConfig, name string, r float64, set bool) {
-	old, had := c.rating(name)
-	if !had {
-		old = InitialElo
-	}
-	ch.Participant, ch.Old, ch.New, ch.Created = name, old, old, !had && !isAnchor(name)
-	en := c.entry(name)
-	if en == nil {
+// setRating creates the participant's entry (at 1500; an anchor never has
+// one), gives it rating r when set, adds games, and records the change in ch.
+func (ch *EloChange) setRating(c *eloConfig, name string, r float64, set bool, games int64) {
+	ch.Participant = name
+	if isAnchor(name) {
+		ch.Old, _ = c.rating(name)
+		ch.New = ch.Old
 		return
 	}
+	en, had := c.ratings[name]
+	if !had {
+		en.Elo = InitialElo
+	}
+	ch.Old, ch.Created = en.Elo, !had
 	if set {
 		en.Elo = r
 	}
+	en.Games += games
+	c.ratings[name] = en
 	ch.New = en.Elo
 }
 
@@ -248,14 +239,11 @@ func (e *Elo) evaluation(c *eloConfig, ev *event.Event, ch *EloChange) {
 	elo, hasElo := ev.Num("elo")
 	switch {
 	case hasElo:
-		ch.setRating(c, model, clampElo(elo), true)
+		ch.setRating(c, model, clampElo(elo), true, sumN)
 	case sumN > 0:
-		ch.setRating(c, model, PerformanceRating(opps, s), true)
+		ch.setRating(c, model, PerformanceRating(opps, s), true, sumN)
 	default:
-		ch.setRating(c, model, 0, false)
-	}
-	if en := c.ratings[model]; en != nil {
-		en.Games += sumN
+		ch.setRating(c, model, 0, false, 0)
 	}
 	ch.Evaluation = true
 	ch.PrevVelocity = c.series.vel
@@ -357,7 +345,7 @@ func (e *Elo) Rating(config, participant string) (float64, bool) {
 func (e *Elo) Entry(config, participant string) (Rating, bool) {
 	if c, ok := e.configs[config]; ok {
 		if r, ok := c.ratings[participant]; ok {
-			return *r, true
+			return r, true
 		}
 	}
 	return Rating{}, false
@@ -393,17 +381,12 @@ func (e *Elo) Velocity(config string) Velocity {
 func (e *Elo) Trend(config string) string { return e.Velocity(config).Trend }
 
 // Clone returns a deep copy: folding into one never changes the other. The
-// velocity points are shared copy-on-write, so a clone costs the ratings, not
-// the series.
+// velocity points are shared copy-on-write, so a clone costs the ratings maps,
+// not the series. Like Apply, it is for the fold's writer (or under its lock).
 func (e *Elo) Clone() *Elo {
 	out := &Elo{configs: make(map[string]*eloConfig, len(e.configs)), keys: slices.Clone(e.keys)}
 	for k, c := range e.configs {
-		n := &eloConfig{champion: c.champion, championElo: c.championElo,
-			ratings: make(map[string]*Rating, len(c.ratings))}
-		for p, r := range c.ratings {
-			cp := *r
-			n.ratings[p] = &cp
-		}
+		n := &eloConfig{champion: c.champion, championElo: c.championElo, ratings: maps.Clone(c.ratings)}
 		c.series.cloneInto(&n.series)
 		out.configs[k] = n
 	}

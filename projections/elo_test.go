@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/ringrift/ringriftd/event"
@@ -238,4 +239,52 @@ func TestEloJSONGolden(t *testing.T) {
 	all := string(projections.EloJSON(e))
 	assert.Contains(t, all, `{"configs":{"hex8_2p":{"champion":"models/hex8_2p/iter_0002.pth"`)
 	assert.Contains(t, all, `"square8_4p":{"champion":null,"champion_elo":null,"velocity":null,"trend":"unknown","points":0,"ratings":{}}}}`)
+}
+
+// TestPerformanceRatingMatchesPlainBisection compares the solver with a
+// plain bisection written from the spec's words, over random evaluations.
+func TestPerformanceRatingMatchesPlainBisection(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 2000; i++ {
+		var opps []projections.RatedOpponent
+		var n, s float64
+		for range 1 + r.IntN(5) {
+			o := projections.RatedOpponent{Games: 1 + r.Int64N(500), Elo: 100 + 2900*r.Float64()}
+			opps = append(opps, o)
+			n += float64(o.Games)
+			s += float64(o.Games) * []float64{0, 1, r.Float64()}[r.IntN(3)]
+		}
+		got := projections.PerformanceRating(opps, s)
+		target := s
+		if s == 0 {
+			target = 0.5
+		} else if s == n {
+			target = n - 0.5
+		}
+		f := func(x float64) float64 {
+			var e float64
+			for _, o := range opps {
+				e += float64(o.Games) / (1 + math.Pow(10, (o.Elo-x)/400))
+			}
+			return e
+		}
+		lo, hi := 100.0, 3000.0
+		for hi-lo > 1e-6 {
+			mid := (lo + hi) / 2
+			if f(mid) < target {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		want := (lo + hi) / 2
+		if f(100) >= target {
+			want = 100
+		} else if f(3000) <= target {
+			want = 3000
+		}
+		require.InDelta(t, want, got, 2e-6, "opponents %v, S %v", opps, s)
+		require.GreaterOrEqual(t, got, 100.0)
+		require.LessOrEqual(t, got, 3000.0)
+	}
 }

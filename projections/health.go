@@ -117,6 +117,14 @@ func (h *Health) Apply(e *event.Event) HealthChange {
 	case "daemon_started", "daemon_stopped", "daemon_status_changed", "coordinator_heartbeat":
 		h.daemon(e)
 	case "backpressure_activated", "backpressure_released":
+		next := noLevels
+		if e.Type == "backpressure_activated" {
+			level, _ := e.Str("level")
+			next = h.Levels(e.ConfigKey)
+			if !next.set(level) {
+				break // not a level of either scale
+			}
+		}
 		ch.Scope = e.ConfigKey
 		l := &h.cluster
 		if e.ConfigKey != "" {
@@ -125,13 +133,8 @@ func (h *Health) Apply(e *event.Event) HealthChange {
 				h.configs[e.ConfigKey] = l
 			}
 		}
-		old := *l
-		if e.Type == "backpressure_released" {
-			*l = noLevels
-		} else if level, ok := e.Str("level"); ok {
-			l.set(level)
-		}
-		ch.Backpressure = *l != old
+		ch.Backpressure = *l != next
+		*l = next
 	case "disk_space_low":
 		if e.NodeID != "" {
 			h.diskLow[e.NodeID] = true

@@ -151,3 +151,13 @@ func TestClusterStatus(t *testing.T) {
 	assert.Equal(t, 3, known)
 	assert.Equal(t, 1, failing)
 }
+
+func TestHealthBackpressureUnknownLevel(t *testing.T) {
+	// the schema refuses such a level; a foreign journal imported leniently
+	// may still hold one: it changes nothing and lists nothing.
+	h := projections.NewHealth()
+	e := mk(t, "backpressure_activated", "hex8_2p", "", at(0), `{"level":"hard"}`)
+	e.Payload = []byte(`{"level":"extreme"}`)
+	assert.Equal(t, projections.HealthChange{}, h.Apply(e))
+	assert.Empty(t, h.BackpressureConfigs())
+}
