@@ -20,7 +20,8 @@ import (
 
 // CheckpointVersion is the format version of MarshalCheckpoint's data. A
 // checkpoint of another version is ignored and the state rebuilt.
-const CheckpointVersion = 1
+// Version 2 added the policies' memory.
+const CheckpointVersion = 2
 
 // ErrCheckpoint is returned for checkpoint data that does not decode.
 var ErrCheckpoint = errors.New("engine: invalid checkpoint")
@@ -33,6 +34,32 @@ type Options struct {
 	// HistoryLimit is how many transitions each key's history keeps (see
 	// flows.Options).
 	HistoryLimit int
+	// Policies says which policies decide and with which thresholds. The
+	// zero value has every policy off and the default thresholds (zero
+	// Thresholds mean flows.DefaultThresholds).
+	Policies flows.PolicyConfig
+	// Validator checks decisions like input (nil: event.DefaultValidator).
+	Validator *event.Validator
+}
+
+// withDefaults fills the zero thresholds and validator.
+func (o Options) withDefaults() Options {
+	if o.Policies.Thresholds == (flows.Thresholds{}) {
+		o.Policies.Thresholds = flows.DefaultThresholds()
+	}
+	if o.Validator == nil {
+		o.Validator = event.DefaultValidator
+	}
+	return o
+}
+
+// Validate checks the options; the errors name the field.
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	if err := (flows.Options{Enforcement: o.Enforcement}).Validate(); err != nil {
+		return err
+	}
+	return o.Policies.Validate()
 }
 
 // Engine is the fold of machines and projections. Not safe for concurrent
@@ -44,15 +71,20 @@ type Engine struct {
 	elo        *projections.Elo
 	curriculum *projections.Curriculum
 	health     *projections.Health
+	memory     *flows.Memory
 
-	// snap is the state at Begin of an atomic append, restored by Rollback.
-	snap *Engine
+	undo      undo             // how to restore the state before an Admit or a Begin
+	decisions []flows.Decision // scratch for the policies' output
 }
 
 // New returns an engine in the initial state: the twelve canonical configs,
-// no node.
+// no node. It panics on options that fail Validate (a wiring error: the
+// daemon validates its configuration first).
 func New(o Options) *Engine {
-	g := &Engine{opts: o}
+	if err := o.Validate(); err != nil {
+		panic(err)
+	}
+	g := &Engine{opts: o.withDefaults()}
 	g.reset()
 	return g
 }
@@ -62,67 +94,45 @@ func (g *Engine) reset() {
 	g.machines = flows.New(flows.Options{Enforcement: g.opts.Enforcement, Backpressure: g.health, HistoryLimit: g.opts.HistoryLimit})
 	g.elo = projections.NewElo()
 	g.curriculum = projections.NewCurriculum()
+	g.memory = flows.NewMemory()
+	g.undo.drop()
 }
 
-// Begin opens the transaction of one append (journal.Hook).
-func (g *Engine) Begin(atomic bool) {
-	g.snap = nil
-	if atomic {
-		g.snap = g.Clone()
-	}
-}
-
-// Admit checks and applies one event (journal.Hook): refused, nothing
-// changes; accepted, its decisions (none until the policies land) follow.
-func (g *Engine) Admit(e *event.Event) ([]event.Event, *event.Error) {
-	if _, err := g.apply(e); err != nil {
-		return nil, err
-	}
-	return nil, nil
-}
-
-// Commit keeps what was admitted (journal.Hook).
-func (g *Engine) Commit() { g.snap = nil }
-
-// Rollback restores the state of the atomic append's Begin (journal.Hook).
-func (g *Engine) Rollback() {
-	if g.snap == nil {
-		return
-	}
-	s := g.snap
-	g.machines, g.elo, g.curriculum, g.health = s.machines, s.elo, s.curriculum, s.health
-	g.machines.SetBackpressure(g.health)
-	g.snap = nil
-}
-
-// apply runs one event through the machines, then the projections. A strict
-// refusal changes nothing; a lenient violation moves only its counter.
-func (g *Engine) apply(e *event.Event) (flows.Change, *event.Error) {
+// apply runs one event through the machines, then the projections and the
+// policies' memory, and says what it did. A strict refusal changes nothing;
+// a lenient violation moves only its counter.
+func (g *Engine) apply(e *event.Event) (flows.Effects, *event.Error) {
+	fx := flows.Effects{ClusterBefore: g.machines.ClusterStatus(&g.opts.Policies.Thresholds)}
 	ch, err := g.machines.Apply(e)
-	if err != nil {
-		return ch, err
-	}
-	if ch.Violation {
-		return ch, nil
+	fx.Change = ch
+	if err != nil || ch.Violation {
+		return fx, err
 	}
 	g.elo.Apply(e)
-	g.curriculum.Apply(e)
+	fx.WeightsChanged = g.curriculum.Apply(e)
 	g.health.Apply(e)
-	return ch, nil
+	g.memory.Fold(e)
+	fx.Regression = g.machines.FoldRegression(e, ch, view{g}, &g.opts.Policies.Thresholds)
+	return fx, nil
 }
 
 // Fold applies a journaled event on replay. It was accepted when it was
 // journaled, so it is never refused here: an event that the machines would
 // refuse now (journaled in lenient mode) counts as a violation, as it did
 // live.
-func (g *Engine) Fold(e *event.Event) {
+func (g *Engine) Fold(e *event.Event) { g.fold(e) }
+
+// fold applies a journaled event, never refusing it, and says what it did.
+func (g *Engine) fold(e *event.Event) flows.Effects {
+	g.undo.drop()
 	if g.opts.Enforcement == flows.Lenient {
-		_, _ = g.apply(e)
-		return
+		fx, _ := g.apply(e)
+		return fx
 	}
 	g.machines.SetEnforcement(flows.Lenient)
-	_, _ = g.apply(e)
+	fx, _ := g.apply(e)
 	g.machines.SetEnforcement(flows.Strict)
+	return fx
 }
 
 // Check reports whether e would be accepted now, changing nothing.
@@ -130,7 +140,8 @@ func (g *Engine) Check(e *event.Event) *event.Error { return g.machines.Check(e)
 
 // Clone returns an independent copy of the state.
 func (g *Engine) Clone() *Engine {
-	c := &Engine{opts: g.opts, elo: g.elo.Clone(), curriculum: g.curriculum.Clone(), health: g.health.Clone()}
+	c := &Engine{opts: g.opts, elo: g.elo.Clone(), curriculum: g.curriculum.Clone(), health: g.health.Clone(),
+		memory: g.memory.Clone()}
 	c.machines = g.machines.Clone()
 	c.machines.SetBackpressure(c.health)
 	return c
@@ -163,7 +174,7 @@ func (g *Engine) ProjectionJSON(name string) ([]byte, bool) {
 		return projections.CurriculumJSON(g.curriculum), true
 	case "health":
 		m := g.machines
-		return projections.HealthJSON(g.health, m.NodeKeys(), m.Node), true
+		return projections.HealthJSON(g.health, m.ClusterStatus(&g.opts.Policies.Thresholds), m.NodeKeys(), m.Node), true
 	}
 	return nil, false
 }
@@ -173,6 +184,7 @@ type checkpoint struct {
 	Elo        json.RawMessage `json:"elo"`
 	Curriculum json.RawMessage `json:"curriculum"`
 	Health     json.RawMessage `json:"health"`
+	Memory     json.RawMessage `json:"memory"`
 }
 
 // MarshalCheckpoint encodes the complete state (CheckpointVersion).
@@ -191,6 +203,9 @@ func (g *Engine) MarshalCheckpoint() ([]byte, error) {
 	if cp.Health, err = g.health.MarshalJSON(); err != nil {
 		return nil, fmt.Errorf("engine: checkpoint health: %w", err)
 	}
+	if cp.Memory, err = g.memory.MarshalJSON(); err != nil {
+		return nil, fmt.Errorf("engine: checkpoint memory: %w", err)
+	}
 	return json.Marshal(cp)
 }
 
@@ -202,7 +217,7 @@ func (g *Engine) UnmarshalCheckpoint(data []byte) error {
 	if err == nil {
 		g.reset()
 		err = errors.Join(g.machines.UnmarshalJSON(cp.Machines), g.elo.UnmarshalJSON(cp.Elo),
-			g.curriculum.UnmarshalJSON(cp.Curriculum), g.health.UnmarshalJSON(cp.Health))
+			g.curriculum.UnmarshalJSON(cp.Curriculum), g.health.UnmarshalJSON(cp.Health), g.memory.UnmarshalJSON(cp.Memory))
 	}
 	if err != nil {
 		g.reset()

@@ -29,18 +29,18 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, `",`...)
 	}
 	b = append(b, `"type":`...)
-	b = appendString(b, e.Type)
+	b = AppendJSONString(b, e.Type)
 	if e.ConfigKey != "" {
 		b = append(b, `,"config_key":`...)
-		b = appendString(b, e.ConfigKey)
+		b = AppendJSONString(b, e.ConfigKey)
 	}
 	if e.NodeID != "" {
 		b = append(b, `,"node_id":`...)
-		b = appendString(b, e.NodeID)
+		b = AppendJSONString(b, e.NodeID)
 	}
 	if e.Source != "" {
 		b = append(b, `,"source":`...)
-		b = appendString(b, e.Source)
+		b = AppendJSONString(b, e.Source)
 	}
 	if !e.Time.IsZero() {
 		b = append(b, `,"time":"`...)
@@ -54,11 +54,11 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	}
 	if e.CausationID != "" {
 		b = append(b, `,"causation_id":`...)
-		b = appendString(b, e.CausationID)
+		b = AppendJSONString(b, e.CausationID)
 	}
 	if e.CorrelationID != "" {
 		b = append(b, `,"correlation_id":`...)
-		b = appendString(b, e.CorrelationID)
+		b = AppendJSONString(b, e.CorrelationID)
 	}
 	if e.NoDedup {
 		b = append(b, `,"dedup":false`...)
@@ -74,9 +74,10 @@ func (e *Event) AppendJSON(b []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string, escaping as encoding/json does for
-// the characters that must be escaped (HTML characters are left alone).
-func appendString(b []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string, escaping what must be escaped as
+// encoding/json does (HTML characters are left alone, invalid UTF-8 becomes
+// U+FFFD, U+2028 and U+2029 are escaped).
+func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {

@@ -175,6 +175,7 @@ func (m *Machines) UnmarshalJSON(data []byte) error {
 			State: nj.State, Failures: nj.Failures, Attempts: nj.Attempts, LastAction: nj.LastAction,
 			UpdatedAt: timeVal(nj.UpdatedAt), Violations: nj.Violations, Known: nj.Known,
 		}
+		n.nodeCount.add(false, false, n.nodes[k])
 	}
 	for _, k := range n.pipe.Keys() {
 		if _, ok := n.pipelines[k]; !ok {

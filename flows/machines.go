@@ -79,8 +79,9 @@ type Machines struct {
 	keys      []string        // pipeline keys, sorted
 	cluster   map[string]bool // cluster-wide pause reasons
 
-	rec   *fsm.Machine
-	nodes map[string]*Node
+	rec       *fsm.Machine
+	nodes     map[string]*Node
+	nodeCount nodeCount // known and failing nodes, kept as nodes change
 }
 
 // New returns the machines with the twelve canonical configs in collecting,
@@ -108,6 +109,7 @@ func (m *Machines) reset() {
 	m.keys = nil
 	m.cluster = map[string]bool{}
 	m.nodes = map[string]*Node{}
+	m.nodeCount = nodeCount{}
 	for _, k := range event.ConfigKeys() {
 		m.pipeline(k)
 	}
@@ -231,6 +233,7 @@ func (m *Machines) Clone() *Machines {
 		keys:         slices.Clone(m.keys),
 		cluster:      copySet(m.cluster),
 		nodes:        make(map[string]*Node, len(m.nodes)),
+		nodeCount:    m.nodeCount,
 	}
 	for k, p := range m.pipelines {
 		c.pipelines[k] = clonePipeline(p)

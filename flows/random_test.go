@@ -107,8 +107,22 @@ func TestRandomStreams(t *testing.T) {
 					for _, k := range r.m.PipelineKeys() {
 						require.Equal(t, r.m.Pipeline(k).State, r.m.Explain(k).State, "step %d %s", i, k)
 					}
+					known, failing := 0, 0
 					for _, k := range r.m.NodeKeys() {
-						require.Equal(t, r.m.Node(k).State, r.m.ExplainNode(k).State, "step %d %s", i, k)
+						n := r.m.Node(k)
+						require.Equal(t, n.State, r.m.ExplainNode(k).State, "step %d %s", i, k)
+						if n.Known {
+							known++
+							if n.Failing() {
+								failing++
+							}
+						}
+					}
+					gotKnown, gotFailing := r.m.NodeCounts()
+					require.Equal(t, [2]int{known, failing}, [2]int{gotKnown, gotFailing}, "step %d: node counts kept as nodes change", i)
+					if twin != nil {
+						tk, tf := twin.NodeCounts()
+						require.Equal(t, [2]int{known, failing}, [2]int{tk, tf}, "step %d: counts of a clone or restored copy", i)
 					}
 					if i%500 == 250 {
 						data, err := json.Marshal(r.m)

@@ -59,6 +59,7 @@ func (m *Machines) applyRecovery(e *event.Event) (Change, *event.Error) {
 		return Change{Machine: RecoveryMachine, Node: id, Config: e.ConfigKey, From: n.State, To: n.State, Violation: true, Refusal: err}, nil
 	}
 	n := m.node(id)
+	wasKnown, wasFailing := n.Known, n.Known && n.Failing()
 	switch e.Type {
 	case "health_check_failed":
 		n.Failures++
@@ -79,6 +80,7 @@ func (m *Machines) applyRecovery(e *event.Event) (Change, *event.Error) {
 	n.State = step.To
 	n.Known = true
 	n.UpdatedAt = e.Time
+	m.nodeCount.add(wasKnown, wasFailing, n)
 	if e.ConfigKey != "" {
 		m.pipeline(e.ConfigKey).LastSeq = e.Seq
 	}

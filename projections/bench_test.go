@@ -112,7 +112,7 @@ func BenchmarkRender(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		_ = projections.EloJSON(f.elo)
 		_ = projections.CurriculumJSON(f.curriculum)
-		_ = projections.HealthJSON(f.health, nil, func(string) *flows.Node { return nil })
+		_ = projections.HealthJSON(f.health, "healthy", nil, func(string) *flows.Node { return nil })
 		_ = projections.PipelinesJSON(keys, func(string) *flows.Pipeline { return p }, nil)
 	}
 }

@@ -48,7 +48,7 @@ func (f *folds) views(t *testing.T) map[string]string {
 	out := map[string]string{
 		"elo":        string(projections.EloJSON(f.elo)),
 		"curriculum": string(projections.CurriculumJSON(f.curriculum)),
-		"health":     string(projections.HealthJSON(f.health, nil, func(string) *flows.Node { return nil })),
+		"health":     string(projections.HealthJSON(f.health, "healthy", nil, func(string) *flows.Node { return nil })),
 	}
 	for name, x := range map[string]fold{"elo": f.elo, "curriculum": f.curriculum, "health": f.health} {
 		b, err := x.MarshalJSON()

@@ -30,9 +30,9 @@ const (
 
 // Cluster statuses of the cluster policy (flows.md).
 const (
-	ClusterHealthy  = "healthy"
-	ClusterDegraded = "degraded"
-	ClusterCritical = "critical"
+	ClusterHealthy  = flows.ClusterHealthy
+	ClusterDegraded = flows.ClusterDegraded
+	ClusterCritical = flows.ClusterCritical
 )
 
 // Levels are one scope's backpressure levels.
@@ -227,35 +227,9 @@ func (h *Health) Clone() *Health {
 	return out
 }
 
-// ClusterStatus is the cluster policy's status (flows.md) for known nodes of
-// which failing are failing, in exact integer arithmetic: failing×100 <
-// 20×known is healthy, < 40×known degraded, else critical. With no known node
-// the cluster is healthy.
-func ClusterStatus(known, failing int) string {
-	switch {
-	case known == 0 || failing*100 < 20*known:
-		return ClusterHealthy
-	case failing*100 < 40*known:
-		return ClusterDegraded
-	}
-	return ClusterCritical
-}
-
-// CountNodes counts the known nodes (at least one accepted recovery-machine
-// event) and the failing ones among them.
-func CountNodes(ids []string, node func(string) *flows.Node) (known, failing int) {
-	for _, id := range ids {
-		n := node(id)
-		if n == nil || !n.Known {
-			continue
-		}
-		known++
-		if n.Failing() {
-			failing++
-		}
-	}
-	return known, failing
-}
+// ClusterStatus is the cluster status of flows.md with the default
+// percentages (20, 40); see flows.ClusterStatus.
+func ClusterStatus(known, failing int) string { return flows.ClusterStatus(known, failing, 20, 40) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))

@@ -3,7 +3,6 @@ package projections_test
 import (
 	"testing"
 
-	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/projections"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -141,15 +140,6 @@ func TestClusterStatus(t *testing.T) {
 	for _, c := range cases {
 		assert.Equal(t, c.want, projections.ClusterStatus(c.known, c.failing), "%d of %d", c.failing, c.known)
 	}
-	nodes := map[string]*flows.Node{
-		"a": {State: flows.Healthy, Known: true},
-		"b": {State: flows.Recovering, Known: true},
-		"c": {State: flows.Unknown, Violations: 2}, // violations only: not known
-		"d": {State: flows.Degraded, Known: true},
-	}
-	known, failing := projections.CountNodes([]string{"a", "b", "c", "d", "missing"}, func(id string) *flows.Node { return nodes[id] })
-	assert.Equal(t, 3, known)
-	assert.Equal(t, 1, failing)
 }
 
 func TestHealthBackpressureUnknownLevel(t *testing.T) {

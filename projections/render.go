@@ -5,8 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 )
 
@@ -87,58 +87,8 @@ func appendStrings(b []byte, ss []string) []byte {
 	return append(b, ']')
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string, escaping what must be escaped as
-// encoding/json does (HTML characters are left alone, invalid UTF-8 becomes
-// U+FFFD).
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// appendString writes s as a JSON string (event.AppendJSONString).
+func appendString(b []byte, s string) []byte { return event.AppendJSONString(b, s) }
 
 // PipelinesJSON writes the pipeline projection, GET /v1/pipelines: an object
 // of every key (sorted) to its pipeline. get returns a key's pipeline, nil for
@@ -282,12 +232,9 @@ func (e *Elo) appendConfig(b []byte, c *eloConfig) []byte {
 // weights, tiers and shares by config.
 func CurriculumJSON(c *Curriculum) []byte {
 	b := make([]byte, 0, 64*3*len(c.keys))
-	b = append(b, `{"weights":{`...)
-	for i, k := range c.keys {
-		b = appendKey(b, k, i == 0)
-		b = appendFloat(b, Round3(c.configs[k].weight))
-	}
-	b = append(b, `},"tiers":{`...)
+	b = append(b, `{"weights":`...)
+	b = c.AppendWeightsJSON(b)
+	b = append(b, `,"tiers":{`...)
 	for i, k := range c.keys {
 		b = appendKey(b, k, i == 0)
 		b = appendInt(b, int64(c.configs[k].tier))
@@ -301,15 +248,26 @@ func CurriculumJSON(c *Curriculum) []byte {
 	return append(b, "}}"...)
 }
 
-// HealthJSON writes the health projection, GET /v1/health: the cluster status
-// computed from the nodes, the leader, every node of ids (violation-only ones
-// included; node returns nil for an id to leave out), backpressure, daemons
-// and the nodes low on disk.
-func HealthJSON(h *Health, ids []string, node func(string) *flows.Node) []byte {
+// AppendWeightsJSON writes every config's weight as a JSON object, sorted
+// keys and 3 decimals (the curriculum_rebalanced decision's weights).
+func (c *Curriculum) AppendWeightsJSON(b []byte) []byte {
+	b = append(b, '{')
+	for i, k := range c.keys {
+		b = appendKey(b, k, i == 0)
+		b = appendFloat(b, Round3(c.configs[k].weight))
+	}
+	return append(b, '}')
+}
+
+// HealthJSON writes the health projection, GET /v1/health: the cluster
+// status given (the cluster policy's, flows.ClusterStatus), the leader,
+// every node of ids (violation-only ones included; node returns nil for an
+// id to leave out), backpressure, daemons and the nodes low on disk.
+func HealthJSON(h *Health, status string, ids []string, node func(string) *flows.Node) []byte {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	b := make([]byte, 0, 256+160*len(ids)+96*len(h.daemons))
 	b = append(b, `{"cluster":`...)
-	b = appendString(b, ClusterStatus(CountNodes(ids, node)))
+	b = appendString(b, status)
 	b = append(b, `,"leader":`...)
 	b = appendStringOrNull(b, h.leader)
 	b = append(b, `,"nodes":{`...)

@@ -108,7 +108,7 @@ func TestHealthJSONExample(t *testing.T) {
 		"gpu-5": {State: flows.Unknown, Violations: 1},
 	}
 	ids := []string{"gpu-5", "gpu-4", "gpu-3", "gpu-2", "gpu-1"}
-	got := projections.HealthJSON(h, ids, func(id string) *flows.Node { return nodes[id] })
+	got := projections.HealthJSON(h, "degraded", ids, func(id string) *flows.Node { return nodes[id] })
 	node := func(id string) string {
 		return `"` + id + `":{"state":"healthy","failures":0,"attempts":0,"last_action":null,"updated_at":"2026-11-22T10:00:00Z","violations":0}`
 	}
@@ -125,7 +125,7 @@ func TestHealthJSONExample(t *testing.T) {
 	h.Apply(mk(t, "disk_space_low", "", "b", at(0), ""))
 	h.Apply(mk(t, "disk_space_low", "", "a", at(0), ""))
 	assert.Equal(t, `{"cluster":"healthy","leader":null,"nodes":{},"backpressure":{"queue":"none","resource":"none","configs":{}},"daemons":{},"disk_low":["a","b"]}`,
-		string(projections.HealthJSON(h, nil, func(string) *flows.Node { return nil })))
+		string(projections.HealthJSON(h, "healthy", nil, func(string) *flows.Node { return nil })))
 }
 
 func TestJSONNumbersAndStrings(t *testing.T) {
@@ -163,7 +163,7 @@ func TestEveryProjectionIsValidJSON(t *testing.T) {
 	}
 	for name, b := range map[string][]byte{
 		"elo": projections.EloJSON(e), "curriculum": projections.CurriculumJSON(c),
-		"health": projections.HealthJSON(h, nil, func(string) *flows.Node { return nil }),
+		"health": projections.HealthJSON(h, "healthy", nil, func(string) *flows.Node { return nil }),
 	} {
 		var v map[string]any
 		require.NoError(t, json.Unmarshal(b, &v), name)
