@@ -141,6 +141,7 @@ func (s *suite) checks() {
 		{"rebuild absolute", "replay.rebuild.events_per_sec", "", 1_000_000},
 		{"rebuild vs scan decode", "replay.rebuild.events_per_sec", "journal.scan_decode.events_per_sec", 0.5},
 		{"enforcement overhead", "sequencer.enforce_overhead", "", 0.8},
+		{"policies overhead", "sequencer.policies_overhead", "", 0.8},
 		{"restart from checkpoint", "restart.checkpoint_ms", "", -500},
 	}
 	fmt.Fprintln(s.log, "targets:")

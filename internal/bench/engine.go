@@ -7,6 +7,7 @@ import (
 
 	"github.com/ringrift/ringriftd/engine"
 	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/internal/gen"
 	"github.com/ringrift/ringriftd/journal"
 )
@@ -22,7 +23,8 @@ func generated(n int, seed uint64) []event.Event {
 }
 
 // engineFigures measures the fold of machines and projections:
-// replay.rebuild, restart.checkpoint_ms and sequencer.enforce_overhead.
+// replay.rebuild, restart.checkpoint_ms, sequencer.enforce_overhead and
+// sequencer.policies_overhead.
 func (s *suite) engineFigures() error {
 	if s.want("replay.rebuild") || s.want("restart.checkpoint") {
 		if err := s.rebuildFigures(); err != nil {
@@ -30,14 +32,20 @@ func (s *suite) engineFigures() error {
 		}
 	}
 	if s.want("sequencer.enforce_overhead") {
-		return s.enforceOverhead()
+		if err := s.enforceOverhead(); err != nil {
+			return err
+		}
+	}
+	if s.want("sequencer.policies_overhead") {
+		return s.policiesOverhead()
 	}
 	return nil
 }
 
 func (s *suite) rebuildFigures() error {
 	dir := s.tempDir()
-	live := engine.New(engine.Options{})
+	// The journal a daemon with its defaults writes: decisions included.
+	live := engine.New(engine.Options{Policies: flows.DefaultPolicyConfig()})
 	j, err := journal.Open(dir, journal.Options{Hook: live})
 	if err != nil {
 		return err
@@ -123,39 +131,60 @@ func (s *suite) rebuildFigures() error {
 // appenders of generated traffic with the engine as the sequencer's hook and
 // without it.
 func (s *suite) enforceOverhead() error {
-	const writers, each = 64, 600
-	evs := generated(writers*each, 11)
-	measure := func(hook bool) func() (float64, error) {
-		return func() (float64, error) {
-			opts := journal.Options{}
-			if hook {
-				opts.Hook = engine.New(engine.Options{})
-			}
-			j, err := journal.Open(s.tempDir(), opts)
-			if err != nil {
-				return 0, err
-			}
-			defer j.Close()
-			var next atomic.Int64
-			d, err := concurrently(writers, each, func(_, _ int) error {
-				e := evs[next.Add(1)-1]
-				_, err := j.Append(s.ctx, []event.Event{e}, journal.AppendOptions{})
-				return err
-			})
-			if err != nil {
-				return 0, err
-			}
-			return rate(writers*each, d), nil
-		}
-	}
-	on, err := s.median("sequencer.enforce_on.events_per_sec", measure(true))
+	on, err := s.median("sequencer.enforce_on.events_per_sec", s.appendRate(func() journal.Hook { return engine.New(engine.Options{}) }))
 	if err != nil {
 		return err
 	}
-	off, err := s.median("sequencer.enforce_off.events_per_sec", measure(false))
+	off, err := s.median("sequencer.enforce_off.events_per_sec", s.appendRate(func() journal.Hook { return nil }))
 	if err != nil {
 		return err
 	}
 	s.report("sequencer.enforce_overhead", on/off)
 	return nil
+}
+
+// policiesOverhead compares the same traffic through the engine with every
+// policy on and with every policy off.
+func (s *suite) policiesOverhead() error {
+	on, err := s.median("sequencer.policies_on.events_per_sec", s.appendRate(func() journal.Hook {
+		return engine.New(engine.Options{Policies: flows.DefaultPolicyConfig()})
+	}))
+	if err != nil {
+		return err
+	}
+	off, err := s.median("sequencer.policies_off.events_per_sec", s.appendRate(func() journal.Hook { return engine.New(engine.Options{}) }))
+	if err != nil {
+		return err
+	}
+	s.report("sequencer.policies_overhead", on/off)
+	return nil
+}
+
+// appendRate returns a measurement of durable append throughput: 64
+// concurrent appenders, one generated event per append, into a fresh
+// journal with the hook hook() (nil for none).
+func (s *suite) appendRate(hook func() journal.Hook) func() (float64, error) {
+	const writers, each = 64, 600
+	evs := generated(writers*each, 11)
+	return func() (float64, error) {
+		opts := journal.Options{}
+		if h := hook(); h != nil {
+			opts.Hook = h
+		}
+		j, err := journal.Open(s.tempDir(), opts)
+		if err != nil {
+			return 0, err
+		}
+		defer j.Close()
+		var next atomic.Int64
+		d, err := concurrently(writers, each, func(_, _ int) error {
+			e := evs[next.Add(1)-1]
+			_, err := j.Append(s.ctx, []event.Event{e}, journal.AppendOptions{})
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		return rate(writers*each, d), nil
+	}
 }
