@@ -29,7 +29,10 @@ type Hook interface {
 	// decisions take the seqs that follow, in the order returned.
 	Admit(e *event.Event) ([]event.Event, *event.Error)
 	// Commit keeps what was admitted since Begin. Rollback undoes every Admit
-	// since Begin; the journal calls it when an atomic append is refused.
+	// since Begin; the journal calls it when an atomic append is refused or
+	// the journal fails in the middle of the append. Every Begin is followed
+	// by exactly one Commit or Rollback, so a hook may hold a lock between
+	// them.
 	Commit()
 	Rollback()
 }

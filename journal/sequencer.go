@@ -25,6 +25,10 @@ type group struct {
 	now   time.Time
 	buf   []byte
 	kbuf  []byte
+	// firstSeq is the group's first seq; applied is when its batch went to
+	// Pebble (the fsync wait starts there).
+	firstSeq uint64
+	applied  time.Time
 }
 
 type dedupEntry struct {
@@ -84,6 +88,7 @@ collect:
 	}
 	g.batch = j.db.NewBatch()
 	g.now = event.Millis(j.opts.Now())
+	g.firstSeq = j.next
 	for _, r := range g.reqs {
 		j.process(g, r)
 	}
@@ -91,12 +96,15 @@ collect:
 	if g.batch.Empty() {
 		g.batch.Close()
 		g.batch = nil
-	} else if err := j.db.ApplyNoSyncWait(g.batch, pebble.Sync); err != nil {
-		g.batch.Close()
-		g.batch = nil
-		j.fail(fmt.Errorf("apply: %w", err))
-		g.answer(j.Err())
-		return
+	} else {
+		g.applied = time.Now()
+		if err := j.db.ApplyNoSyncWait(g.batch, pebble.Sync); err != nil {
+			g.batch.Close()
+			g.batch = nil
+			j.fail(fmt.Errorf("apply: %w", err))
+			g.answer(j.Err())
+			return
+		}
 	}
 	j.syncs <- g
 }
@@ -120,8 +128,20 @@ func (j *Journal) syncLoop() {
 		if g.lastSeq > j.durable.Load() {
 			j.publish(g.lastSeq)
 		}
+		if j.opts.OnCommit != nil && !g.applied.IsZero() {
+			j.opts.OnCommit(CommitStats{Requests: len(g.reqs), Events: int(g.lastSeq + 1 - g.firstSeq), Sync: time.Since(g.applied)})
+		}
 		g.answer(nil)
 	}
+}
+
+// abort fails the journal in the middle of a request: the hook's transaction
+// ends rolled back (nothing of it is journaled) before the failure.
+func (j *Journal) abort(tx Hook, err error) {
+	if tx != nil {
+		tx.Rollback()
+	}
+	j.fail(err)
 }
 
 // process sequences one request into the group's batch.
@@ -161,7 +181,7 @@ func (j *Journal) process(g *group, r *request) {
 		if e.ID == (ulid.ULID{}) {
 			e.ID = j.newID(g.now)
 		} else if seq, orig, err := j.lookupID(g, e.ID); err != nil {
-			j.fail(err)
+			j.abort(tx, err)
 			return
 		} else if seq != 0 {
 			if orig != nil && !event.SameContent(orig, e) {
@@ -187,7 +207,7 @@ func (j *Journal) process(g *group, r *request) {
 		if dedup {
 			key = event.ContentKey(e)
 			if seq, err := j.lookupDedup(g, key, e.Time); err != nil {
-				j.fail(err)
+				j.abort(tx, err)
 				return
 			} else if seq != 0 {
 				*res = Result{Status: Duplicate, Seq: seq, ID: e.ID}

@@ -1,51 +1,143 @@
-// Command ringriftd is the coordination daemon of the training cluster.
+// Command ringriftd is the coordination daemon of the training cluster
+// (daemon.md): it journals the cluster's events, enforces the flows, takes
+// the coordination decisions and serves the projections over HTTP.
 //
-// Until the daemon issue lands it only opens the journal, says where it is and
-// how many events it holds, and waits for a signal: there is no HTTP API yet.
+//	go run ./cmd/ringriftd            # ./ringrift-data, 127.0.0.1:8765
+//	go run ./cmd/ringriftd simulate   # drive a running daemon with a simulated cluster
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/ringrift/ringriftd/journal"
+	"time"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal now kills the process at once
+	}()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errConfig):
+		fmt.Fprintln(os.Stderr, "ringriftd:", err)
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "ringriftd:", err)
 		os.Exit(1)
 	}
 }
 
+// run starts the daemon (or, with "simulate", the simulator) and returns
+// when ctx ends and everything is shut down.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ringriftd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dataDefault := "./ringrift-data"
-	if v := getenv("RINGRIFT_DATA"); v != "" {
-		dataDefault = v
+	if len(args) > 0 && args[0] == "simulate" {
+		return runSimulate(ctx, args[1:], getenv, stdout, stderr)
 	}
-	data := fs.String("data", dataDefault, "journal directory (env RINGRIFT_DATA)")
-	once := fs.Bool("once", false, "open the journal, report, and exit (for scripts and tests)")
+	var cfg Config
+	fs := newFlagSet()
+	fs.SetOutput(stderr)
+	finish := cfg.flagSet(fs, getenv)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q; the only command is simulate", errConfig, fs.Arg(0))
+	}
+	if err := finish(); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	j, err := journal.Open(*data, journal.Options{Logger: log})
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	return serve(ctx, cfg, newLogger(cfg.LogLevel, stderr), nil)
+}
+
+// flagErrHelp is flag.ErrHelp: --help printed the usage.
+var flagErrHelp = flag.ErrHelp
+
+func newFlagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("ringriftd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: ringriftd [flags]\n       ringriftd simulate [flags]\n\nEvery flag has an environment twin.\n\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// serve runs the daemon until ctx ends: open the journal, listen, catch up,
+// register the handlers, serve; then shut down gracefully — stop accepting,
+// finish in-flight requests, close the handlers, write the checkpoint and
+// close the journal. listening, when set, receives the bound address.
+func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(addr string), handlers ...Handler) error {
+	m := newMetrics()
+	d, err := openDaemon(cfg, log, m)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ringriftd: journal at %s holds %d events (no HTTP API yet: see README)\n", *data, j.Durable())
-	if !*once {
-		<-ctx.Done()
+	m.reg.MustRegister(newSubscriptionCollector(d.j.Subscriptions))
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return errors.Join(fmt.Errorf("listen on %s: %w", cfg.Listen, err), d.j.Close())
 	}
-	return j.Close()
+	srv := &http.Server{
+		Handler:           d.routes(),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(func() { close(d.stopping) }) // ends the streams
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("ringriftd listening", "addr", "http://"+ln.Addr().String(), "journal", cfg.DataDir,
+		"policies", cfg.Policies.String(), "enforce", cfg.Enforcement.String(), "auth", cfg.Token != "")
+	if listening != nil {
+		listening(ln.Addr().String())
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	err = d.catchUp(runCtx)
+	if err == nil {
+		err = d.register(handlers...)
+	}
+	if err == nil {
+		go d.checkpointLoop(runCtx)
+		select {
+		case <-ctx.Done():
+		case err = <-served:
+			err = fmt.Errorf("http server: %w", err)
+		}
+	}
+	log.Info("ringriftd shutting down")
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer shutCancel()
+	if serr := srv.Shutdown(shutCtx); serr != nil {
+		_ = srv.Close()
+	}
+	cancel()
+	return errors.Join(err, d.close())
 }

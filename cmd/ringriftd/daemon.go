@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringrift/ringriftd/engine"
+	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/flows"
+	"github.com/ringrift/ringriftd/journal"
+)
+
+// checkpointName is the engine checkpoint's name in the journal.
+const checkpointName = "engine"
+
+// lockedEngine is the engine as the journal's sequencer hook, behind a
+// read-write lock: the sequencer holds the write lock from Begin to Commit
+// or Rollback (the journal guarantees one of them follows every Begin), and
+// HTTP readers render projections under the read lock, so a reader never
+// sees half an append.
+type lockedEngine struct {
+	mu sync.RWMutex
+	g  *engine.Engine
+	// admitted is the last seq the state reflects (decisions included);
+	// pending is what it will be at Commit. Both under mu.
+	admitted, pending uint64
+	onAdmit           func(e *event.Event, decisions []event.Event) // metrics and trace; may be nil
+}
+
+var _ journal.Hook = (*lockedEngine)(nil)
+
+func (l *lockedEngine) Begin(atomic bool) {
+	l.mu.Lock()
+	l.pending = l.admitted
+	l.g.Begin(atomic)
+}
+
+func (l *lockedEngine) Admit(e *event.Event) ([]event.Event, *event.Error) {
+	ds, err := l.g.Admit(e)
+	if err == nil {
+		l.pending = e.Seq + uint64(len(ds))
+		if l.onAdmit != nil {
+			l.onAdmit(e, ds)
+		}
+	}
+	return ds, err
+}
+
+func (l *lockedEngine) Commit() {
+	l.g.Commit()
+	l.admitted = l.pending
+	l.mu.Unlock()
+}
+
+func (l *lockedEngine) Rollback() {
+	l.g.Rollback()
+	l.mu.Unlock()
+}
+
+// read runs f on the engine under the read lock.
+func (l *lockedEngine) read(f func(g *engine.Engine)) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	f(l.g)
+}
+
+// daemon is the running service: the journal, the engine in its sequencer,
+// the in-process handlers and the HTTP API.
+type daemon struct {
+	cfg       Config
+	log       *slog.Logger
+	j         *journal.Journal
+	eng       *lockedEngine
+	validator *event.Validator
+	metrics   *metrics
+	ready     atomic.Bool
+	subs      []*registered
+	start     time.Time
+	stopping  chan struct{} // closed when the HTTP server shuts down: streams end
+}
+
+// openDaemon opens the journal with the engine as its hook. The engine is
+// empty until catchUp.
+func openDaemon(cfg Config, log *slog.Logger, m *metrics) (*daemon, error) {
+	opts := engine.Options{Enforcement: cfg.Enforcement,
+		Policies: flows.PolicyConfig{Enabled: cfg.Policies, Thresholds: flows.DefaultThresholds()}}
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	d := &daemon{cfg: cfg, log: log, metrics: m, validator: event.NewValidator(cfg.MaxPayload), start: time.Now(), stopping: make(chan struct{})}
+	opts.Validator = d.validator
+	d.eng = &lockedEngine{g: engine.New(opts)}
+	d.eng.onAdmit = d.admitted
+	j, err := journal.Open(cfg.DataDir, journal.Options{Hook: d.eng, DedupWindow: cfg.Dedup,
+		Check: d.validator.Validate, Logger: log, OnCommit: m.committed})
+	if err != nil {
+		return nil, err
+	}
+	d.j = j
+	return d, nil
+}
+
+// admitted is called by the sequencer for every admitted event.
+func (d *daemon) admitted(e *event.Event, decisions []event.Event) {
+	d.metrics.admitted(e, decisions)
+	if d.cfg.Trace {
+		d.log.Info("append", "type", e.Type, "seq", e.Seq, "source", e.Source, "decisions", len(decisions))
+		for i := range decisions {
+			d.log.Info("append", "type", decisions[i].Type, "seq", e.Seq+1+uint64(i), "source", decisions[i].Source)
+		}
+	}
+}
+
+// catchUp loads the engine checkpoint (if its version is this build's) and
+// folds the rest of the journal, under the engine's lock; then the daemon is
+// ready. A checkpoint that does not load is ignored: it is a cache.
+func (d *daemon) catchUp(ctx context.Context) error {
+	start := time.Now()
+	var from uint64 = 1
+	d.eng.mu.Lock()
+	defer d.eng.mu.Unlock()
+	g := d.eng.g
+	cp, err := d.j.LoadCheckpoint(checkpointName)
+	switch {
+	case err == nil && cp.Version == engine.CheckpointVersion:
+		if uerr := g.UnmarshalCheckpoint(cp.Data); uerr != nil {
+			d.log.Warn("ignoring the engine checkpoint; rebuilding from the journal", "err", uerr)
+		} else {
+			from = cp.Seq + 1
+		}
+	case err == nil:
+		d.log.Info("ignoring an engine checkpoint of another version; rebuilding", "version", cp.Version, "want", engine.CheckpointVersion)
+	case !errors.Is(err, journal.ErrNotFound):
+		return fmt.Errorf("load checkpoint: %w", err)
+	}
+	hwm := d.j.Durable() // nothing appends before ready: Scan ends here too
+	n := 0
+	err = d.j.Scan(from, journal.Filter{}, func(e *event.Event) error {
+		g.Fold(e)
+		n++
+		if n%65536 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("catch up: %w", err)
+	}
+	d.eng.admitted = hwm
+	d.ready.Store(true)
+	d.log.Info("caught up", "checkpoint_seq", from-1, "folded", n, "seq", hwm, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// checkpoint writes the engine state at the seq it reflects, once that seq
+// is durable (a checkpoint must never hold an event the journal lost).
+func (d *daemon) checkpoint(ctx context.Context) error {
+	if !d.ready.Load() {
+		return nil
+	}
+	var data []byte
+	var seq uint64
+	var err error
+	d.eng.read(func(g *engine.Engine) {
+		seq = d.eng.admitted
+		data, err = g.MarshalCheckpoint()
+	})
+	if err != nil {
+		return err
+	}
+	if err := d.j.WaitDurable(ctx, seq); err != nil {
+		return err
+	}
+	if err := d.j.SaveCheckpoint(checkpointName, journal.Checkpoint{Version: engine.CheckpointVersion, Seq: seq, Data: data}); err != nil {
+		return err
+	}
+	d.log.Debug("checkpoint written", "seq", seq, "bytes", len(data))
+	return nil
+}
+
+// checkpointLoop checkpoints every CheckpointEvery until ctx ends.
+func (d *daemon) checkpointLoop(ctx context.Context) {
+	t := time.NewTicker(d.cfg.CheckpointEvery)
+	defer t.Stop()
+	var last uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if d.j.Durable() == last {
+				continue
+			}
+			if err := d.checkpoint(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("checkpoint failed", "err", err)
+				continue
+			}
+			last = d.j.Durable()
+		}
+	}
+}
+
+// close writes the final checkpoint and closes the handlers and the journal.
+func (d *daemon) close() error {
+	for _, s := range d.subs {
+		s.sub.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cpErr := d.checkpoint(ctx)
+	if cpErr != nil {
+		d.log.Warn("final checkpoint failed", "err", cpErr)
+	}
+	return errors.Join(cpErr, d.j.Close())
+}

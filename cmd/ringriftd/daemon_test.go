@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringrift/ringriftd/flows"
+)
+
+// testDaemon runs serve in-process on a free loopback port and returns its
+// base URL; the daemon stops (gracefully) at the end of the test.
+func testDaemon(t *testing.T, mutate func(*Config), hs ...Handler) (string, *Config) {
+	t.Helper()
+	cfg := defaultConfig(t)
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.Listen = "127.0.0.1:0"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	require.NoError(t, cfg.Validate())
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	go func() { done <- serve(ctx, cfg, log, func(a string) { addr <- a }, hs...) }()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done, "graceful shutdown")
+	})
+	waitReady(t, base)
+	return base, &cfg
+}
+
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("never ready")
+}
+
+// defaultConfig is the configuration of `ringriftd` with no flags.
+func defaultConfig(t *testing.T) Config {
+	t.Helper()
+	var cfg Config
+	fs := newFlagSet()
+	finish := cfg.flagSet(fs, func(string) string { return "" })
+	require.NoError(t, fs.Parse(nil))
+	require.NoError(t, finish())
+	return cfg
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func post(t *testing.T, url, contentType, body string, header ...string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", contentType)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return resp.StatusCode, out
+}
+
+func get(t *testing.T, url string, header ...string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	require.NoError(t, err)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, b
+}
+
+func TestDefaults(t *testing.T) {
+	cfg := defaultConfig(t)
+	assert.Equal(t, "./ringrift-data", cfg.DataDir)
+	assert.Equal(t, "127.0.0.1:8765", cfg.Listen)
+	assert.Equal(t, flows.AllPolicies, cfg.Policies)
+	assert.Equal(t, flows.Strict, cfg.Enforcement)
+	assert.Equal(t, int64(16<<20), cfg.MaxBody)
+	assert.Equal(t, 10_000, cfg.MaxBatch)
+}
+
+func TestConfigErrorsNameTheFlag(t *testing.T) {
+	cases := map[string][]string{
+		"--listen":       {"--listen", "0.0.0.0:8765"},
+		"--policies":     {"--policies", "threshold,magic"},
+		"--enforce":      {"--enforce", "loose"},
+		"--max-batch":    {"--max-batch", "20000"},
+		"--log-level":    {"--log-level", "chatty"},
+		"unexpected":     {"serve"},
+		"-max-body":      {"--max-body", "ten"},
+		"RINGRIFT_DEDUP": nil,
+	}
+	for want, args := range cases {
+		env := func(string) string { return "" }
+		if args == nil {
+			env = func(k string) string {
+				if k == "RINGRIFT_DEDUP" {
+					return "soon"
+				}
+				return ""
+			}
+		}
+		var out bytes.Buffer
+		err := run(context.Background(), args, env, &out, &out)
+		require.Error(t, err, want)
+		assert.ErrorIs(t, err, errConfig, want)
+		assert.Contains(t, err.Error(), want)
+	}
+	// 0.0.0.0 is refused without a token, accepted with one or --insecure
+	cfg := defaultConfig(t)
+	cfg.Listen = "0.0.0.0:8765"
+	require.ErrorContains(t, cfg.Validate(), "--token")
+	cfg.Token = "s3cret"
+	require.NoError(t, cfg.Validate())
+	cfg.Token, cfg.Insecure = "", true
+	require.NoError(t, cfg.Validate())
+}
+
+func TestHelpListsFlagsWithEnvTwins(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, &out)
+	require.ErrorIs(t, err, flagErrHelp)
+	for _, s := range []string{"-data-dir", "RINGRIFT_DATA_DIR", "-listen", "RINGRIFT_LISTEN", "-token", "RINGRIFT_TOKEN", "127.0.0.1:8765"} {
+		assert.Contains(t, out.String(), s)
+	}
+}
+
+func TestAppendReadAndProjections(t *testing.T) {
+	base, _ := testDaemon(t, nil)
+	code, out := post(t, base+"/v1/events", "application/x-ndjson", strings.Join([]string{
+		`{"type":"new_games","config_key":"hex8_2p","payload":{"games":60}}`,
+		`{"type":"sync_completed"}`,
+	}, "\n"))
+	require.Equal(t, 200, code, "%v", out)
+	results := out["results"].([]any)
+	require.Len(t, results, 2)
+	assert.Equal(t, "appended", results[0].(map[string]any)["status"])
+	decisions := out["decisions"].([]any)
+	require.Len(t, decisions, 1, "the threshold policy decided: %v", out)
+	assert.Equal(t, "training_threshold", decisions[0].(map[string]any)["type"])
+
+	code, body := get(t, base+"/v1/events?config=hex8_2p&limit=10")
+	require.Equal(t, 200, code)
+	var page struct {
+		Events    []map[string]any `json:"events"`
+		NextAfter uint64           `json:"next_after"`
+	}
+	require.NoError(t, json.Unmarshal(body, &page))
+	require.Len(t, page.Events, 2, "new_games and the decision")
+	assert.Equal(t, uint64(3), page.NextAfter)
+
+	code, body = get(t, base+"/v1/events/3")
+	require.Equal(t, 200, code)
+	assert.Contains(t, string(body), `"source":"ringriftd/threshold"`)
+	code, _ = get(t, base+"/v1/events/99")
+	assert.Equal(t, 404, code)
+
+	code, body = get(t, base+"/v1/pipelines/hex8_2p")
+	require.Equal(t, 200, code)
+	assert.Contains(t, string(body), `"state":"training_ready"`)
+	code, body = get(t, base+"/v1/elo/hex8_2")
+	require.Equal(t, 200, code, "config keys are normalised")
+	assert.Contains(t, string(body), `"trend":"unknown"`)
+	for _, p := range []string{"/v1/pipelines", "/v1/elo", "/v1/curriculum", "/v1/health", "/v1/catalog", "/v1/subscriptions", "/v1/rejected", "/metrics", "/healthz"} {
+		code, _ := get(t, base+p)
+		assert.Equal(t, 200, code, p)
+	}
+	code, body = get(t, base+"/v1/flows/pipeline")
+	require.Equal(t, 200, code)
+	assert.True(t, strings.HasPrefix(string(body), "stateDiagram"), "mermaid: %.40s", body)
+}
+
+func TestAppendRefusals(t *testing.T) {
+	base, _ := testDaemon(t, func(c *Config) { c.MaxBody, c.MaxPayload = 4096, 2048 })
+	// atomic batch: one bad member refuses all, 4xx with its error
+	code, out := post(t, base+"/v1/events", "application/json",
+		`[{"type":"new_games","config_key":"hex8_2p"},{"type":"no_such_type"}]`)
+	assert.Equal(t, 400, code)
+	errObj := out["error"].(map[string]any)
+	assert.Equal(t, "unknown_event_type", errObj["code"])
+	assert.EqualValues(t, 1, errObj["index"])
+	_, body := get(t, base+"/v1/events")
+	assert.Contains(t, string(body), `"events":[]`, "nothing landed")
+
+	// per event: the good ones land
+	code, out = post(t, base+"/v1/events?atomic=false", "application/json",
+		`[{"type":"new_games","config_key":"hex8_2p"},{"type":"no_such_type"},{"type":"training_completed","config_key":"hex8_2p","payload":{"model_path":"m"}}]`)
+	require.Equal(t, 200, code)
+	rs := out["results"].([]any)
+	assert.Equal(t, "appended", rs[0].(map[string]any)["status"])
+	assert.Equal(t, "refused", rs[1].(map[string]any)["status"])
+	assert.Equal(t, "flow_violation", rs[2].(map[string]any)["error"].(map[string]any)["code"])
+
+	// a flow violation alone: 409
+	code, out = post(t, base+"/v1/events", "application/json", `{"type":"model_promoted","config_key":"hex8_2p","payload":{"model_path":"m"}}`)
+	assert.Equal(t, 409, code, "%v", out)
+
+	// oversize body: 413
+	code, out = post(t, base+"/v1/events", "application/json", `{"type":"new_games","config_key":"hex8_2p","payload":{"x":"`+strings.Repeat("a", 5000)+`"}}`)
+	assert.Equal(t, 413, code, "%v", out)
+
+	// every refusal is in the rejected log
+	_, body = get(t, base+"/v1/rejected")
+	for _, c := range []string{"unknown_event_type", "flow_violation", "batch_too_large"} {
+		assert.Contains(t, string(body), c)
+	}
+	// a bad query parameter names itself
+	code, body = get(t, base+"/v1/events?type=TRAINING_COMPLETE")
+	assert.Equal(t, 400, code)
+	assert.Contains(t, string(body), "training_completed")
+}
+
+func TestToken(t *testing.T) {
+	base, _ := testDaemon(t, func(c *Config) { c.Token = "s3cret" })
+	ev := `{"type":"new_games","config_key":"hex8_2p"}`
+	code, out := post(t, base+"/v1/events", "application/json", ev)
+	assert.Equal(t, 401, code, "no token")
+	assert.Equal(t, "unauthorized", out["error"].(map[string]any)["code"])
+	code, _ = post(t, base+"/v1/events", "application/json", ev, "Authorization", "Bearer wrong")
+	assert.Equal(t, 401, code, "wrong token")
+	code, _ = post(t, base+"/v1/events", "application/json", ev, "Authorization", "Bearer s3cret")
+	assert.Equal(t, 200, code)
+	code, _ = get(t, base+"/v1/pipelines")
+	assert.Equal(t, 401, code, "reads need it too without --public-read")
+	code, _ = get(t, base+"/healthz")
+	assert.Equal(t, 200, code, "healthz stays open")
+	code, _ = get(t, base+"/readyz")
+	assert.Equal(t, 200, code, "readyz stays open")
+}
+
+func TestStreamCatchUpResumeAndLive(t *testing.T) {
+	base, _ := testDaemon(t, func(c *Config) { c.Heartbeat = 50 * time.Millisecond; c.Policies = 0 })
+	for i := 0; i < 5; i++ {
+		code, _ := post(t, base+"/v1/events", "application/json", fmt.Sprintf(`{"type":"new_games","config_key":"hex8_2p","payload":{"games":%d}}`, i))
+		require.Equal(t, 200, code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/stream?type=new_games", nil)
+	req.Header.Set("Last-Event-ID", "2")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	sc := bufio.NewScanner(resp.Body)
+	var ids []string
+	heartbeat := false
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		post(t, base+"/v1/events", "application/json", `{"type":"new_games","config_key":"hex8_2p","payload":{"games":9}}`)
+	}()
+	for sc.Scan() && len(ids) < 4 {
+		line := sc.Text()
+		if strings.HasPrefix(line, "id: ") {
+			ids = append(ids, strings.TrimPrefix(line, "id: "))
+		}
+		heartbeat = heartbeat || strings.HasPrefix(line, ":")
+	}
+	assert.Equal(t, []string{"3", "4", "5", "6"}, ids, "resumed after Last-Event-ID, then live")
+	assert.True(t, heartbeat, "a heartbeat comment while idle")
+}
