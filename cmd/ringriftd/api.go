@@ -482,9 +482,11 @@ func (d *daemon) rejected(w http.ResponseWriter, r *http.Request) {
 
 func (d *daemon) subscriptions(w http.ResponseWriter, r *http.Request) {
 	types := map[string][]string{}
+	d.subsMu.Lock()
 	for _, s := range d.subs {
 		types[s.name] = s.types
 	}
+	d.subsMu.Unlock()
 	type sub struct {
 		journal.SubscriptionStats
 		Types        []string `json:"types"`

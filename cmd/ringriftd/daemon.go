@@ -79,7 +79,8 @@ type daemon struct {
 	validator *event.Validator
 	metrics   *metrics
 	ready     atomic.Bool
-	subs      []*registered
+	subsMu    sync.Mutex
+	subs      []*registered // under subsMu
 	start     time.Time
 	stopping  chan struct{} // closed when the HTTP server shuts down: streams end
 }
@@ -209,9 +210,11 @@ func (d *daemon) checkpointLoop(ctx context.Context) {
 
 // close writes the final checkpoint and closes the handlers and the journal.
 func (d *daemon) close() error {
+	d.subsMu.Lock()
 	for _, s := range d.subs {
 		s.sub.Close()
 	}
+	d.subsMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cpErr := d.checkpoint(ctx)

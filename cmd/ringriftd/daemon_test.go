@@ -5,18 +5,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 )
 
@@ -24,8 +27,19 @@ import (
 // base URL; the daemon stops (gracefully) at the end of the test.
 func testDaemon(t *testing.T, mutate func(*Config), hs ...Handler) (string, *Config) {
 	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	return testDaemonAt(t, func(c *Config) {
+		c.DataDir = dir
+		if mutate != nil {
+			mutate(c)
+		}
+	}, hs...)
+}
+
+// testDaemonAt is testDaemon with the data directory set by mutate.
+func testDaemonAt(t *testing.T, mutate func(*Config), hs ...Handler) (string, *Config) {
+	t.Helper()
 	cfg := defaultConfig(t)
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.Listen = "127.0.0.1:0"
 	if mutate != nil {
 		mutate(&cfg)
@@ -304,4 +318,63 @@ func TestStreamCatchUpResumeAndLive(t *testing.T) {
 	}
 	assert.Equal(t, []string{"3", "4", "5", "6"}, ids, "resumed after Last-Event-ID, then live")
 	assert.True(t, heartbeat, "a heartbeat comment while idle")
+}
+
+// recorder is an in-process handler for the tests.
+type recorder struct {
+	name  string
+	types []string
+	mu    sync.Mutex
+	seen  []uint64
+	fail  func(e *event.Event) error
+}
+
+func (r *recorder) Name() string    { return r.name }
+func (r *recorder) Types() []string { return r.types }
+func (r *recorder) Handle(_ context.Context, e *event.Event) error {
+	if r.fail != nil {
+		if err := r.fail(e); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen = append(r.seen, e.Seq)
+	return nil
+}
+
+// TestHandlers: in-process handlers are subscriptions: one registered after
+// events were journaled sees them all; a failing one is dead-lettered as
+// handler_failed without stopping the other; both are listed.
+func TestHandlers(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	mutate := func(c *Config) { c.DataDir = data; c.Policies = 0 }
+	t.Run("emitters first", func(t *testing.T) {
+		base, _ := testDaemonAt(t, mutate)
+		for i := 0; i < 3; i++ {
+			code, _ := post(t, base+"/v1/events", "application/json", `{"type":"new_games","config_key":"hex8_2p"}`)
+			require.Equal(t, 200, code)
+		}
+	})
+	late := &recorder{name: "late", types: []string{"NEW_GAMES_AVAILABLE"}}
+	broken := &recorder{name: "broken", fail: func(e *event.Event) error {
+		if e.Seq == 2 {
+			return errors.New("disk full")
+		}
+		return nil
+	}}
+	base, _ := testDaemonAt(t, mutate, late, broken)
+	require.Eventually(t, func() bool {
+		late.mu.Lock()
+		defer late.mu.Unlock()
+		return len(late.seen) == 3
+	}, 10*time.Second, 20*time.Millisecond, "the late handler catches up")
+	require.Eventually(t, func() bool {
+		_, body := get(t, base+"/v1/events?type=handler_failed")
+		return strings.Contains(string(body), `"handler":"broken"`)
+	}, 30*time.Second, 50*time.Millisecond, "the broken handler is dead-lettered")
+	_, body := get(t, base+"/v1/subscriptions")
+	assert.Contains(t, string(body), `"name":"late"`)
+	assert.Contains(t, string(body), `"types":["new_games"]`)
+	assert.Contains(t, string(body), `"name":"broken"`)
 }

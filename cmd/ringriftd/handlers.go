@@ -61,7 +61,9 @@ func (d *daemon) register(hs ...Handler) error {
 		if err != nil {
 			return fmt.Errorf("handler %s: %w", h.Name(), err)
 		}
+		d.subsMu.Lock()
 		d.subs = append(d.subs, &registered{name: h.Name(), types: types, sub: sub})
+		d.subsMu.Unlock()
 	}
 	return nil
 }
