@@ -366,22 +366,30 @@ func uintParam(w http.ResponseWriter, r *http.Request, name string, def, max uin
 	return n, true
 }
 
+// page reads the paging parameters after (default 0) and limit (default
+// 100, at most 10,000); ok false after answering a bad value.
+func page(w http.ResponseWriter, r *http.Request) (after, limit uint64, ok bool) {
+	if after, ok = uintParam(w, r, "after", 0, 0); !ok {
+		return 0, 0, false
+	}
+	if limit, ok = uintParam(w, r, "limit", 100, 10_000); !ok {
+		return 0, 0, false
+	}
+	if limit == 0 {
+		limit = 100
+	}
+	return after, limit, true
+}
+
 // readEvents is GET /v1/events.
 func (d *daemon) readEvents(w http.ResponseWriter, r *http.Request) {
 	f, ok := filterFrom(w, r)
 	if !ok {
 		return
 	}
-	after, ok := uintParam(w, r, "after", 0, 0)
+	after, limit, ok := page(w, r)
 	if !ok {
 		return
-	}
-	limit, ok := uintParam(w, r, "limit", 100, 10_000)
-	if !ok {
-		return
-	}
-	if limit == 0 {
-		limit = 100
 	}
 	b := append(make([]byte, 0, 4096), `{"events":[`...)
 	next, n := after, 0
@@ -464,11 +472,7 @@ func (d *daemon) projection(name, pathKey string) http.HandlerFunc {
 }
 
 func (d *daemon) rejected(w http.ResponseWriter, r *http.Request) {
-	after, ok := uintParam(w, r, "after", 0, 0)
-	if !ok {
-		return
-	}
-	limit, ok := uintParam(w, r, "limit", 100, 10_000)
+	after, limit, ok := page(w, r)
 	if !ok {
 		return
 	}

@@ -225,6 +225,12 @@ func TestAppendReadAndProjections(t *testing.T) {
 		code, _ := get(t, base+p)
 		assert.Equal(t, 200, code, p)
 	}
+	_, body = get(t, base+"/metrics")
+	for _, m := range []string{`ringriftd_events_total{status="appended"} 2`, `ringriftd_decisions_total{policy="threshold"} 1`,
+		`ringriftd_journaled_total{type="training_threshold"} 1`, "ringriftd_fsync_seconds_bucket", "ringriftd_append_seconds_count 1",
+		"ringriftd_group_commit_events_bucket", `ringriftd_http_requests_total{code="200",route="append"} 1`} {
+		assert.Contains(t, string(body), m)
+	}
 	code, body = get(t, base+"/v1/flows/pipeline")
 	require.Equal(t, 200, code)
 	assert.True(t, strings.HasPrefix(string(body), "stateDiagram"), "mermaid: %.40s", body)
