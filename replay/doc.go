@@ -1,0 +1,15 @@
+// Package replay answers "what happened, and why" from a journal: the logic
+// of the replay command (replay.md). It reads events from a Source — a
+// journal directory (through journal.OpenSnapshot, so a running daemon's
+// directory is never written), an NDJSON file in the canonical or the
+// compatibility shape, or a daemon's /v1/export — and runs pure, streaming
+// analyses over them: the timeline, the story of a config or a node, the
+// lost-event report, rebuilds and diffs of the projections, policy
+// verification, statistics, export and import.
+//
+// Every analysis streams: it keeps per-key state, never the journal, so a
+// million-event journal is read in bounded memory. Each result has a JSON
+// form (the --json output) and a text form for people (WriteText), whose
+// times are relative to a "now" the caller passes, so output is
+// reproducible.
+package replay

@@ -1,0 +1,83 @@
+package replay
+
+import (
+	"context"
+	"errors"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/journal"
+)
+
+// JournalSource reads a journal directory through journal.OpenSnapshot:
+// read-only in place when no daemon holds it, else a copy.
+type JournalSource struct {
+	s   *journal.Snapshot
+	dir string
+}
+
+var (
+	_ Source         = (*JournalSource)(nil)
+	_ RejectedSource = (*JournalSource)(nil)
+	_ CursorSource   = (*JournalSource)(nil)
+	_ LastSource     = (*JournalSource)(nil)
+	_ IDSource       = (*JournalSource)(nil)
+)
+
+// OpenJournal opens the journal in dir for reading.
+func OpenJournal(dir string) (*JournalSource, error) {
+	s, err := journal.OpenSnapshot(dir, journal.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &JournalSource{s: s, dir: dir}, nil
+}
+
+// Snapshot is the underlying read-only journal.
+func (j *JournalSource) Snapshot() *journal.Snapshot { return j.s }
+
+// Name describes the source.
+func (j *JournalSource) Name() string {
+	if j.s.Copied {
+		return "journal " + j.dir + " (a copy: a daemon holds it)"
+	}
+	return "journal " + j.dir
+}
+
+// Close closes the snapshot.
+func (j *JournalSource) Close() error { return j.s.Close() }
+
+// Last is the last seq of the journal.
+func (j *JournalSource) Last() uint64 { return j.s.Durable() }
+
+// HasID reports whether an event with this id is journaled.
+func (j *JournalSource) HasID(id ulid.ULID) bool {
+	_, err := j.s.GetByID(id)
+	return err == nil
+}
+
+// Cursors returns the stored subscription cursors.
+func (j *JournalSource) Cursors() ([]journal.Cursor, error) { return j.s.Cursors() }
+
+// Scan reads the matching events from seq from on.
+func (j *JournalSource) Scan(ctx context.Context, from uint64, f Filter, fn func(*event.Event) error) error {
+	from = max(from, f.FromSeq)
+	jf := f.journalFilter()
+	n := 0
+	err := j.s.Scan(from, jf, func(e *event.Event) error {
+		if f.ToSeq != 0 && e.Seq > f.ToSeq {
+			return journal.ErrStop
+		}
+		if n++; n&4095 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		return fn(e)
+	})
+	if errors.Is(err, journal.ErrStop) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,271 @@
+package replay
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/journal"
+)
+
+// MaxLine bounds one NDJSON line (an event is at most 64 KiB of payload).
+const MaxLine = 1 << 20
+
+// maxBadLines bounds how many undecodable lines a file source remembers.
+const maxBadLines = 100_000
+
+// wire is the canonical envelope as an export writes it.
+type wire struct {
+	Seq           uint64          `json:"seq"`
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	ConfigKey     *string         `json:"config_key"`
+	NodeID        *string         `json:"node_id"`
+	Source        string          `json:"source"`
+	Time          string          `json:"time"`
+	RecordedAt    string          `json:"recorded_at"`
+	CausationID   string          `json:"causation_id"`
+	CorrelationID string          `json:"correlation_id"`
+	Dedup         *bool           `json:"dedup"`
+	Payload       json.RawMessage `json:"payload"`
+	// compatibility shape
+	EventType json.RawMessage `json:"event_type"`
+	Timestamp json.RawMessage `json:"timestamp"`
+}
+
+// DecodeLine decodes one NDJSON line: an exported event (canonical shape,
+// with its seq and recorded_at, decisions included) or an input event in
+// the canonical or compatibility shape (events.md). seq is 0 when the line
+// has none. The refusal is what the daemon would answer for the line.
+func DecodeLine(line []byte) (event.Event, *event.Error) {
+	var w wire
+	if err := json.Unmarshal(line, &w); err != nil {
+		if !json.Valid(line) {
+			return event.Decode(line) // the decoder's own invalid_json message
+		}
+		return event.Event{}, event.Errorf(event.CodeNotAnObject, "", "one JSON object per line", "a line must be a JSON object: %v", err)
+	}
+	if w.EventType != nil || w.Timestamp != nil || !strings.HasPrefix(w.Source, event.DecisionSourcePrefix) {
+		e, ref := event.Decode(line)
+		if ref == nil {
+			e.Seq = w.Seq
+			e.RecordedAt = parseTime(w.RecordedAt)
+		}
+		return e, ref
+	}
+	// A decision (or a dead letter) of an export: the decoder refuses the
+	// reserved source on input, so it is rebuilt here and validated as a
+	// decision.
+	e := event.Event{Seq: w.Seq, Type: w.Type, Source: w.Source, CausationID: w.CausationID,
+		CorrelationID: w.CorrelationID, Payload: bytes.Clone(w.Payload), RecordedAt: parseTime(w.RecordedAt)}
+	if w.ConfigKey != nil {
+		e.ConfigKey = *w.ConfigKey
+	}
+	if w.NodeID != nil {
+		e.NodeID = *w.NodeID
+	}
+	if w.Dedup != nil && !*w.Dedup {
+		e.NoDedup = true
+	}
+	if w.ID != "" {
+		id, err := ulid.ParseStrict(strings.ToUpper(w.ID))
+		if err != nil {
+			return e, event.Errorf(event.CodeInvalidID, "id", "a ULID", "invalid id %q", w.ID)
+		}
+		e.ID = id
+	}
+	if w.Time != "" {
+		t, err := time.Parse(time.RFC3339Nano, w.Time)
+		if err != nil {
+			return e, event.Errorf(event.CodeInvalidField, "time", "an RFC 3339 time", "invalid time %q", w.Time)
+		}
+		e.Time = event.Millis(t)
+	}
+	if ref := event.DefaultValidator.ValidateDecision(&e); ref != nil {
+		return e, ref
+	}
+	return e, nil
+}
+
+func parseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return event.Millis(t)
+}
+
+// readerSource reads NDJSON from a stream opened per scan.
+type readerSource struct {
+	name string
+	// open returns the stream of events after seq after (a file ignores
+	// after and is filtered here).
+	open func(ctx context.Context, after uint64) (io.ReadCloser, error)
+	// resumable says a broken stream may be reopened after the last seq.
+	resumable bool
+	bad       []journal.Rejection
+	scanned   bool
+	lines     int
+}
+
+var (
+	_ Source         = (*readerSource)(nil)
+	_ RejectedSource = (*readerSource)(nil)
+)
+
+// OpenFile reads an NDJSON file: an export, or a dump in the compatibility
+// shape. Events without a seq are numbered by their position in the file.
+func OpenFile(path string) (Source, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	return &readerSource{name: "file " + path, open: func(context.Context, uint64) (io.ReadCloser, error) {
+		return os.Open(path)
+	}}, nil
+}
+
+// NewReader reads NDJSON from r (once: a second scan fails).
+func NewReader(name string, r io.Reader) Source {
+	used := false
+	return &readerSource{name: name, open: func(context.Context, uint64) (io.ReadCloser, error) {
+		if used {
+			return nil, errors.New("replay: a stream can be read once; write it to a file first")
+		}
+		used = true
+		return io.NopCloser(r), nil
+	}}
+}
+
+func (s *readerSource) Name() string { return s.name }
+func (s *readerSource) Close() error { return nil }
+
+// Rejected reports the lines the last scan could not decode, as the rejected
+// log would hold them (Index is the line number).
+func (s *readerSource) Rejected(fn func(*journal.Rejection) error) error {
+	for i := range s.bad {
+		if err := fn(&s.bad[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *readerSource) Scan(ctx context.Context, from uint64, f Filter, fn func(*event.Event) error) error {
+	from = max(from, f.FromSeq)
+	s.bad, s.lines = s.bad[:0], 0
+	var pos, last uint64 // pos numbers events without a seq
+	for attempt := 0; ; attempt++ {
+		after := last
+		if from > 1 && last == 0 {
+			after = from - 1
+		}
+		rc, err := s.open(ctx, after)
+		if err != nil {
+			return err
+		}
+		err = s.read(ctx, rc, from, f, fn, &pos, &last)
+		rc.Close()
+		if err == nil || errors.Is(err, journal.ErrStop) {
+			s.scanned = true
+			return nil
+		}
+		var readErr *streamError
+		if !s.resumable || !errors.As(err, &readErr) || attempt >= 3 || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// streamError is a failure of the stream itself (not of fn): a resumable
+// source reopens after the last seq read.
+type streamError struct{ err error }
+
+func (e *streamError) Error() string { return e.err.Error() }
+func (e *streamError) Unwrap() error { return e.err }
+
+func (s *readerSource) read(ctx context.Context, r io.Reader, from uint64, f Filter, fn func(*event.Event) error, pos, last *uint64) error {
+	br := bufio.NewReaderSize(r, 256<<10)
+	var e event.Event
+	for {
+		line, err := readLine(br)
+		if len(line) > 0 {
+			s.lines++
+			if s.lines&4095 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			line = bytes.TrimSpace(line)
+			if len(line) == 0 {
+				goto next
+			}
+			ev, ref := DecodeLine(line)
+			if ref != nil {
+				if len(s.bad) < maxBadLines {
+					raw := line
+					if len(raw) > journal.RawLimit {
+						raw = raw[:journal.RawLimit]
+					}
+					s.bad = append(s.bad, journal.Rejection{Seq: uint64(s.lines), Code: ref.Code, Index: s.lines,
+						Field: ref.Field, Message: ref.Message, Hint: ref.Hint, Raw: string(raw)})
+				}
+				goto next
+			}
+			*pos++
+			if ev.Seq == 0 {
+				ev.Seq = *pos
+			} else if ev.Seq <= *last {
+				goto next // a resumed stream repeating what was read
+			}
+			*last = ev.Seq
+			if ev.Seq < from || !f.Match(&ev) {
+				if f.ToSeq != 0 && ev.Seq > f.ToSeq {
+					return journal.ErrStop
+				}
+				goto next
+			}
+			e = ev
+			if err := fn(&e); err != nil {
+				return err
+			}
+		}
+	next:
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return &streamError{err}
+		}
+	}
+}
+
+// readLine returns the next line without its newline; a line longer than
+// MaxLine is an error.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return line, err
+	}
+	buf := append([]byte(nil), line...)
+	for err == bufio.ErrBufferFull {
+		if len(buf) > MaxLine {
+			return nil, fmt.Errorf("a line longer than %d bytes", MaxLine)
+		}
+		line, err = br.ReadSlice('\n')
+		buf = append(buf, line...)
+	}
+	return buf, err
+}

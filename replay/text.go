@@ -1,0 +1,201 @@
+package replay
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Style says how text output looks: colour only on a terminal, times
+// relative to Now.
+type Style struct {
+	Color bool
+	Now   time.Time
+}
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiCyan   = "\x1b[36m"
+	ansiDim    = "\x1b[2m"
+)
+
+func (s Style) paint(code, text string) string {
+	if !s.Color || text == "" {
+		return text
+	}
+	return code + text + ansiReset
+}
+
+// Red, Green, Yellow, Cyan, Bold and Dim colour text on a terminal.
+func (s Style) Red(t string) string    { return s.paint(ansiRed, t) }
+func (s Style) Green(t string) string  { return s.paint(ansiGreen, t) }
+func (s Style) Yellow(t string) string { return s.paint(ansiYellow, t) }
+func (s Style) Cyan(t string) string   { return s.paint(ansiCyan, t) }
+func (s Style) Bold(t string) string   { return s.paint(ansiBold, t) }
+func (s Style) Dim(t string) string    { return s.paint(ansiDim, t) }
+
+// Ago says how long before Now t was: "3h12m ago", "in 5m" for the future,
+// "-" for a zero time.
+func (s Style) Ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	if s.Now.IsZero() {
+		return t.UTC().Format("2006-01-02 15:04:05")
+	}
+	d := s.Now.Sub(t)
+	switch {
+	case d < 0:
+		return "in " + Human(-d)
+	case d < time.Second:
+		return "now"
+	}
+	return Human(d) + " ago"
+}
+
+// Human writes a duration the short way people read it: 45s, 3m20s, 2h5m,
+// 3d4h.
+func Human(d time.Duration) string {
+	if d < 0 {
+		return "-" + Human(-d)
+	}
+	switch {
+	case d < time.Second:
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		m, s := int(d/time.Minute), int(d%time.Minute/time.Second)
+		if s == 0 {
+			return fmt.Sprintf("%dm", m)
+		}
+		return fmt.Sprintf("%dm%ds", m, s)
+	case d < 48*time.Hour:
+		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+		if m == 0 {
+			return fmt.Sprintf("%dh", h)
+		}
+		return fmt.Sprintf("%dh%dm", h, m)
+	}
+	days, h := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
+	if h == 0 {
+		return fmt.Sprintf("%dd", days)
+	}
+	return fmt.Sprintf("%dd%dh", days, h)
+}
+
+// table writes aligned columns. Colour codes must not change a column's
+// width, so cells are padded before they are painted: Row takes the cells
+// and an optional painter per cell.
+type table struct {
+	rows   [][]string
+	paints [][]func(string) string
+	widths []int
+}
+
+func (t *table) row(cells ...string) {
+	t.rows = append(t.rows, cells)
+	t.paints = append(t.paints, nil)
+}
+
+func (t *table) painted(paint []func(string) string, cells ...string) {
+	t.rows = append(t.rows, cells)
+	t.paints = append(t.paints, paint)
+}
+
+func (t *table) write(w io.Writer) error {
+	for _, r := range t.rows {
+		for i, c := range r {
+			if i >= len(t.widths) {
+				t.widths = append(t.widths, 0)
+			}
+			t.widths[i] = max(t.widths[i], len([]rune(c)))
+		}
+	}
+	var b strings.Builder
+	for ri, r := range t.rows {
+		b.Reset()
+		for i, c := range r {
+			cell := c
+			if i < len(r)-1 {
+				cell += strings.Repeat(" ", t.widths[i]-len([]rune(c))+2)
+			}
+			if p := t.paints[ri]; p != nil && i < len(p) && p[i] != nil {
+				cell = p[i](c) + cell[len(c):]
+			}
+			b.WriteString(cell)
+		}
+		b.WriteByte('\n')
+		if _, err := io.WriteString(w, strings.TrimRight(b.String(), " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newTab is a tabwriter for simple key: value blocks.
+func newTab(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
+
+func seqList(seqs []uint64) string {
+	if len(seqs) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(seqs))
+	for i, s := range seqs {
+		parts[i] = strconv.FormatUint(s, 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+// WriteText writes the report for people: one aligned line per finding,
+// then the summary line.
+func (r *LostReport) WriteText(w io.Writer, s Style) error {
+	t := &table{}
+	if len(r.Findings) > 0 {
+		t.row("KIND", "SEQS", "KEY", "CAUSE")
+	}
+	for _, f := range r.Findings {
+		key := "-"
+		if f.Key != nil {
+			key = *f.Key
+		}
+		t.painted([]func(string) string{s.Yellow, nil, s.Cyan}, f.Kind, seqList(f.Seqs), key, f.Message)
+	}
+	if err := t.write(w); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w, r.SummaryLine(s))
+	return err
+}
+
+// SummaryLine is "N findings (by kind …)".
+func (r *LostReport) SummaryLine(s Style) string {
+	var parts []string
+	var checked []string
+	for _, k := range Kinds {
+		n, ok := r.Summary[k]
+		if !ok {
+			continue
+		}
+		checked = append(checked, k)
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	n := r.Total()
+	if n == 0 {
+		return s.Green(fmt.Sprintf("0 findings in %d events (checked: %s)", r.Events, strings.Join(checked, ", ")))
+	}
+	word := "findings"
+	if n == 1 {
+		word = "finding"
+	}
+	return s.Red(fmt.Sprintf("%d %s (%s) in %d events", n, word, strings.Join(parts, ", "), r.Events))
+}
