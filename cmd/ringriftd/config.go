@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ringrift/ringriftd/flows"
 )
@@ -40,6 +45,9 @@ type Config struct {
 	CheckpointEvery time.Duration
 	Trace           bool
 	LogLevel        string
+	// Thresholds are the policies' thresholds: flows.DefaultThresholds
+	// with what --thresholds FILE (YAML) overrides.
+	Thresholds flows.Thresholds
 }
 
 // envName is a flag's environment twin: --data-dir → RINGRIFT_DATA_DIR.
@@ -118,11 +126,16 @@ func (c *Config) flagSet(fs *flag.FlagSet, getenv func(string) string) func() er
 	trace := getenv("RINGRIFT_EVENT_TRACE") == "1"
 	fs.BoolVar(&c.Trace, "trace", trace, "log every append and delivery (env RINGRIFT_EVENT_TRACE=1)")
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	var thresholds string
+	str(&thresholds, "thresholds", "", "YAML file overriding the policies' thresholds (keys of flows.Thresholds, e.g. elo_gain: 30)")
 	return func() error {
 		if err := errors.Join(envErrs...); err != nil {
 			return err
 		}
 		var err error
+		if c.Thresholds, err = loadThresholds(thresholds); err != nil {
+			return err
+		}
 		if c.Policies, err = flows.ParsePolicies(policies); err != nil {
 			return fmt.Errorf("%w: --policies: %w", errConfig, err)
 		}
@@ -131,6 +144,28 @@ func (c *Config) flagSet(fs *flag.FlagSet, getenv func(string) string) func() er
 		}
 		return nil
 	}
+}
+
+// loadThresholds returns the default thresholds with the file's values
+// over them ("" = none); unknown keys are errors.
+func loadThresholds(path string) (flows.Thresholds, error) {
+	t := flows.DefaultThresholds()
+	if path == "" {
+		return t, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return t, fmt.Errorf("%w: --thresholds: %w", errConfig, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&t); err != nil && !errors.Is(err, io.EOF) {
+		return t, fmt.Errorf("%w: --thresholds %s: %w", errConfig, path, err)
+	}
+	if err := t.Validate(); err != nil {
+		return t, fmt.Errorf("%w: --thresholds %s: %w", errConfig, path, err)
+	}
+	return t, nil
 }
 
 // Validate checks the configuration; errors name the flag and say what

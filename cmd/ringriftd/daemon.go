@@ -89,7 +89,7 @@ type daemon struct {
 // empty until catchUp.
 func openDaemon(cfg Config, log *slog.Logger, m *metrics) (*daemon, error) {
 	opts := engine.Options{Enforcement: cfg.Enforcement,
-		Policies: flows.PolicyConfig{Enabled: cfg.Policies, Thresholds: flows.DefaultThresholds()}}
+		Policies: flows.PolicyConfig{Enabled: cfg.Policies, Thresholds: cfg.Thresholds}}
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}

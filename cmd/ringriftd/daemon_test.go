@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -166,6 +167,24 @@ func TestConfigErrorsNameTheFlag(t *testing.T) {
 		assert.ErrorIs(t, err, errConfig, want)
 		assert.Contains(t, err.Error(), want)
 	}
+	// thresholds from a YAML file: known keys override, unknown keys and
+	// bad values are refused naming them
+	dir := t.TempDir()
+	file := func(body string) string {
+		p := filepath.Join(dir, fmt.Sprintf("t%d.yaml", len(body)))
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	th, err := loadThresholds(file("elo_gain: 40\nadvance_cooldown: 30m\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 40.0, th.EloGain)
+	assert.Equal(t, 30*time.Minute, th.AdvanceCooldown)
+	assert.Equal(t, 0.65, th.ChampionWinRate, "the rest keeps its default")
+	_, err = loadThresholds(file("elo_gian: 40\n"))
+	assert.ErrorContains(t, err, "elo_gian")
+	_, err = loadThresholds(file("max_cascade_depth: 0\n"))
+	assert.ErrorContains(t, err, "max_cascade_depth")
+
 	// 0.0.0.0 is refused without a token, accepted with one or --insecure
 	cfg := defaultConfig(t)
 	cfg.Listen = "0.0.0.0:8765"
