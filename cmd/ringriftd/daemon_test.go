@@ -403,3 +403,48 @@ func TestHandlers(t *testing.T) {
 	assert.Contains(t, string(body), `"types":["new_games"]`)
 	assert.Contains(t, string(body), `"name":"broken"`)
 }
+
+// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestTrace: --trace logs every append (type, seq, source) and every
+// delivery (handler, outcome); the token never appears in the logs.
+func TestTrace(t *testing.T) {
+	cfg := defaultConfig(t)
+	cfg.DataDir, cfg.Listen, cfg.Trace, cfg.Token = filepath.Join(t.TempDir(), "data"), "127.0.0.1:0", true, "tr4ce-s3cret"
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	h := &recorder{name: "watcher"}
+	go func() {
+		done <- serve(ctx, cfg, newLogger("info", &logs), func(a string) { addr <- a }, h)
+	}()
+	base := "http://" + <-addr
+	waitReady(t, base)
+	code, _ := post(t, base+"/v1/events", "application/json", `{"type":"new_games","config_key":"hex8_2p","source":"SelfplayRunner"}`,
+		"Authorization", "Bearer tr4ce-s3cret")
+	require.Equal(t, 200, code)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "msg=deliver handler=watcher") }, 10*time.Second, 20*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	out := logs.String()
+	assert.Contains(t, out, "msg=append type=new_games seq=1 source=SelfplayRunner")
+	assert.Contains(t, out, "outcome=ok")
+	assert.NotContains(t, out, "tr4ce-s3cret", "the token is never logged")
+}
