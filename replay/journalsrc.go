@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 
@@ -50,6 +51,15 @@ func (j *JournalSource) Close() error { return j.s.Close() }
 
 // Last is the last seq of the journal.
 func (j *JournalSource) Last() uint64 { return j.s.Durable() }
+
+// LastTime is the time of the last event (zero for an empty journal).
+func (j *JournalSource) LastTime() time.Time {
+	e, err := j.s.Get(j.s.Durable())
+	if err != nil {
+		return time.Time{}
+	}
+	return e.Time
+}
 
 // HasID reports whether an event with this id is journaled.
 func (j *JournalSource) HasID(id ulid.ULID) bool {

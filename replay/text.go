@@ -5,7 +5,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -140,9 +139,6 @@ func (t *table) write(w io.Writer) error {
 	return nil
 }
 
-// newTab is a tabwriter for simple key: value blocks.
-func newTab(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
-
 func seqList(seqs []uint64) string {
 	if len(seqs) == 0 {
 		return "-"
@@ -154,21 +150,52 @@ func seqList(seqs []uint64) string {
 	return strings.Join(parts, ",")
 }
 
-// WriteText writes the report for people: one aligned line per finding,
-// then the summary line.
+// LostText writes findings for people as aligned columns, a block of 256
+// at a time; the caller writes SummaryLine after the last.
+type LostText struct {
+	W     io.Writer
+	Style Style
+	t     *table
+	rows  int
+}
+
+// Add queues one finding.
+func (lt *LostText) Add(f *Finding) error {
+	s := lt.Style
+	if lt.t == nil {
+		lt.t = &table{}
+		lt.t.painted([]func(string) string{s.Bold, s.Bold, s.Bold, s.Bold}, "KIND", "SEQS", "KEY", "CAUSE")
+	}
+	key := "-"
+	if f.Key != nil {
+		key = *f.Key
+	}
+	lt.t.painted([]func(string) string{s.Yellow, nil, s.Cyan}, f.Kind, seqList(f.Seqs), key, f.Message)
+	if lt.rows++; lt.rows%256 == 0 {
+		return lt.Flush()
+	}
+	return nil
+}
+
+// Flush writes what is queued.
+func (lt *LostText) Flush() error {
+	if lt.t == nil {
+		return nil
+	}
+	err := lt.t.write(lt.W)
+	lt.t = &table{}
+	return err
+}
+
+// WriteText writes a collected report for people (CollectLost).
 func (r *LostReport) WriteText(w io.Writer, s Style) error {
-	t := &table{}
-	if len(r.Findings) > 0 {
-		t.row("KIND", "SEQS", "KEY", "CAUSE")
-	}
-	for _, f := range r.Findings {
-		key := "-"
-		if f.Key != nil {
-			key = *f.Key
+	lt := &LostText{W: w, Style: s}
+	for i := range r.Findings {
+		if err := lt.Add(&r.Findings[i]); err != nil {
+			return err
 		}
-		t.painted([]func(string) string{s.Yellow, nil, s.Cyan}, f.Kind, seqList(f.Seqs), key, f.Message)
 	}
-	if err := t.write(w); err != nil {
+	if err := lt.Flush(); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintln(w, r.SummaryLine(s))

@@ -1,6 +1,8 @@
-// Command replay explains a ringriftd journal after the fact. This release
-// has one command, fixture, which runs fixture files (fixtures.md) from any
-// directory; the others of replay.md come with the replay issue.
+// Command replay explains a ringriftd journal after the fact (replay.md):
+// timelines, the story of a config or a node, the lost-event report,
+// rebuilds and diffs of the projections, policy verification, statistics,
+// export and import, and the fixture runner. The logic lives in package
+// replay; this is the wiring: flags, sources, output.
 package main
 
 import (
@@ -11,13 +13,15 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/ringrift/ringriftd/fixtures"
 )
 
 // errFailed is returned when a command ran but found what it reports (an
-// unmet expectation): exit status 1 without a usage message.
+// unmet expectation, a lost-event finding): exit status 1 without a usage
+// message.
 var errFailed = errors.New("failed")
 
 func main() {
@@ -35,27 +39,41 @@ func main() {
 	}
 }
 
-const usage = `usage: replay COMMAND [flags] ARGS
-
-commands:
-  fixture FILE...   run fixture files and report every unmet expectation
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: replay COMMAND [--journal DIR | --file F.ndjson | --url http://host:port] [flags] ARGS\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-18s %s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
+	}
+	fmt.Fprintf(&b, "  %-18s %s\n", "fixture FILE...", "run fixture files and report every unmet expectation")
+	b.WriteString(`
+Every command but fixture and import reads one source and has --json. A journal
+directory is never written: a daemon's open one is read from a copy.
 
 Run "replay COMMAND -h" for a command's flags and an example.
-`
+`)
+	return b.String()
+}
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return errors.New("no command")
 	}
+	e := &env{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr}
 	switch args[0] {
 	case "fixture":
 		return runFixture(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(e, c, args[1:])
+		}
+	}
+	fmt.Fprint(stderr, usage())
 	return fmt.Errorf("unknown command %q", args[0])
 }
 

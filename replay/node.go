@@ -1,0 +1,194 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/ringrift/ringriftd/engine"
+	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/flows"
+)
+
+// Recovery is one recovery attempt of a node and how it ended.
+type Recovery struct {
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Attempt int       `json:"attempt"`
+	Action  string    `json:"action,omitempty"`
+	Source  string    `json:"source,omitempty"`
+	// Outcome is the event that ended it (nil while it runs).
+	Outcome   *Ref      `json:"outcome"`
+	OutcomeAt time.Time `json:"outcome_at,omitzero"`
+}
+
+// NodeStory is `replay node NODE`.
+type NodeStory struct {
+	Node       string     `json:"node"`
+	State      string     `json:"state"`
+	Since      *time.Time `json:"since"`
+	Failures   int        `json:"failures"`
+	Attempts   int        `json:"attempts"`
+	LastAction string     `json:"last_action,omitempty"`
+	Accepts    []string   `json:"accepts"`
+	// History is the node's state changes (the last maxHistory), Changes
+	// how many there were.
+	History     []Entry    `json:"history"`
+	Changes     int        `json:"changes"`
+	Recoveries  []Recovery `json:"recoveries"`
+	Escalations []Entry    `json:"escalations"`
+	Events      int        `json:"events"`
+	Now         time.Time  `json:"now"`
+}
+
+const maxHistory = 50
+
+// ExplainNode tells a node's story: health history, recovery attempts and
+// escalations (entering escalated, health_alert, and the decisions about
+// the node).
+func ExplainNode(ctx context.Context, src Source, node string, now time.Time, progress Progress) (*NodeStory, error) {
+	eng := engine.New(engine.Options{})
+	m := eng.Machines()
+	st := &NodeStory{Node: node, History: []Entry{}, Recoveries: []Recovery{}, Escalations: []Entry{}, Accepts: []string{}}
+	var last time.Time
+	var n uint64
+	var since time.Time
+	total := lastOf(src)
+	err := src.Scan(ctx, 1, Filter{}, func(e *event.Event) error {
+		if n++; progress != nil && n&16383 == 0 {
+			progress(n, total)
+		}
+		last = e.Time
+		if e.NodeID != node {
+			eng.Fold(e)
+			return nil
+		}
+		st.Events++
+		before := flows.Unknown
+		if nd := m.Node(node); nd != nil {
+			before = nd.State
+		}
+		eng.Fold(e)
+		after := before
+		if nd := m.Node(node); nd != nil {
+			after = nd.State
+		}
+		en := Entry{Seq: e.Seq, Time: e.Time, Type: e.Type, Source: e.Source}
+		if after != before {
+			en.Transition = &Transition{Machine: "recovery", From: before, To: after}
+			since = e.Time
+			st.Changes++
+			st.History = append(st.History, en)
+			if len(st.History) > maxHistory {
+				st.History = append(st.History[:0], st.History[1:]...)
+			}
+		}
+		decision := strings.HasPrefix(e.Source, event.DecisionSourcePrefix)
+		if after == flows.Escalated && before != flows.Escalated || e.Type == "health_alert" || decision && e.Type != "recovery_initiated" {
+			st.Escalations = append(st.Escalations, en)
+			if len(st.Escalations) > maxHistory {
+				st.Escalations = append(st.Escalations[:0], st.Escalations[1:]...)
+			}
+		}
+		switch e.Type {
+		case "recovery_initiated":
+			if after == flows.Recovering {
+				r := Recovery{Seq: e.Seq, Time: e.Time, Source: e.Source}
+				if nd := m.Node(node); nd != nil {
+					r.Attempt, r.Action = nd.Attempts, nd.LastAction
+				}
+				if a, ok := e.Str("action"); ok {
+					r.Action = a
+				}
+				st.Recoveries = append(st.Recoveries, r)
+				if len(st.Recoveries) > maxHistory {
+					st.Recoveries = append(st.Recoveries[:0], st.Recoveries[1:]...)
+				}
+			}
+		default:
+			if k := len(st.Recoveries); k > 0 && st.Recoveries[k-1].Outcome == nil && before == flows.Recovering && after != flows.Recovering {
+				st.Recoveries[k-1].Outcome = &Ref{Seq: e.Seq, Type: e.Type}
+				st.Recoveries[k-1].OutcomeAt = e.Time
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if now.IsZero() {
+		now = last
+	}
+	st.Now = now
+	nd := m.Node(node)
+	if nd == nil {
+		return nil, fmt.Errorf("node %q is named by no event", node)
+	}
+	st.State, st.Failures, st.Attempts, st.LastAction = nd.State, nd.Failures, nd.Attempts, nd.LastAction
+	if !since.IsZero() {
+		st.Since = &since
+	}
+	st.Accepts = m.ExplainNode(node).Accepts
+	return st, nil
+}
+
+// WriteText tells the node's story in plain words.
+func (st *NodeStory) WriteText(w io.Writer, s Style) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is %s", s.Bold(st.Node), s.Bold(st.State))
+	if st.Since != nil {
+		fmt.Fprintf(&b, " since %s (%s)", st.Since.UTC().Format("2006-01-02 15:04:05"), Human(st.Now.Sub(*st.Since)))
+	}
+	fmt.Fprintf(&b, ": %d consecutive failed checks, %d recovery attempts", st.Failures, st.Attempts)
+	if st.LastAction != "" {
+		fmt.Fprintf(&b, ", last action %s", st.LastAction)
+	}
+	fmt.Fprintf(&b, ".\n  accepts: %s\n", strings.Join(st.Accepts, ", "))
+	fmt.Fprintf(&b, "\nHealth history (%d changes", st.Changes)
+	if st.Changes > len(st.History) {
+		fmt.Fprintf(&b, ", the last %d", len(st.History))
+	}
+	b.WriteString("):\n")
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	t := &table{}
+	for _, en := range st.History {
+		paint := s.Green
+		if en.Transition.To != flows.Healthy {
+			paint = s.Yellow
+		}
+		t.painted([]func(string) string{nil, nil, nil, paint}, fmt.Sprintf("  %d", en.Seq), s.Ago(en.Time), en.Type, en.Transition.From+" → "+en.Transition.To, dash(en.Source))
+	}
+	if err := t.write(w); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "\nRecovery attempts (%d):\n", len(st.Recoveries)); err != nil {
+		return err
+	}
+	t = &table{}
+	for _, r := range st.Recoveries {
+		out := s.Yellow("still running")
+		if r.Outcome != nil {
+			out = fmt.Sprintf("ended by #%d %s after %s", r.Outcome.Seq, r.Outcome.Type, Human(r.OutcomeAt.Sub(r.Time)))
+		}
+		t.row(fmt.Sprintf("  %d", r.Seq), s.Ago(r.Time), fmt.Sprintf("attempt %d", r.Attempt), dash(r.Action), out)
+	}
+	if err := t.write(w); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "\nEscalations and decisions (%d):\n", len(st.Escalations)); err != nil {
+		return err
+	}
+	t = &table{}
+	for _, en := range st.Escalations {
+		what := ""
+		if en.Transition != nil {
+			what = en.Transition.From + " → " + en.Transition.To
+		}
+		t.painted([]func(string) string{nil, nil, s.Red}, fmt.Sprintf("  %d", en.Seq), s.Ago(en.Time), en.Type, dash(what), dash(en.Source))
+	}
+	return t.write(w)
+}

@@ -1,0 +1,361 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ringrift/ringriftd/engine"
+	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/journal"
+)
+
+// At is the point a rebuild reflects: the last event folded.
+type At struct {
+	Seq    uint64     `json:"seq"`
+	Time   *time.Time `json:"time"`
+	Events uint64     `json:"events"`
+}
+
+// Projections are all projections as of a point, as the API shows them.
+type Projections struct {
+	At         At              `json:"at"`
+	Pipelines  json.RawMessage `json:"pipelines"`
+	Elo        json.RawMessage `json:"elo"`
+	Curriculum json.RawMessage `json:"curriculum"`
+	Health     json.RawMessage `json:"health"`
+}
+
+func render(eng *engine.Engine, at At) *Projections {
+	p := &Projections{At: at}
+	for _, x := range []struct {
+		name string
+		dst  *json.RawMessage
+	}{{"pipelines", &p.Pipelines}, {"elo", &p.Elo}, {"curriculum", &p.Curriculum}, {"health", &p.Health}} {
+		js, _ := eng.ProjectionJSON(x.name)
+		*x.dst = js
+	}
+	return p
+}
+
+// Rebuild folds the source up to the point (a zero point: to the end) and
+// renders every projection.
+func Rebuild(ctx context.Context, src Source, at Point, progress Progress) (*Projections, error) {
+	ps, err := rebuildAt(ctx, src, []Point{at}, progress)
+	if err != nil {
+		return nil, err
+	}
+	return ps[0], nil
+}
+
+// rebuildAt folds once and renders the projections at each point, in order
+// (points must not go backwards).
+func rebuildAt(ctx context.Context, src Source, points []Point, progress Progress) ([]*Projections, error) {
+	eng := engine.New(engine.Options{})
+	var out []*Projections
+	var cur At
+	total := lastOf(src)
+	err := src.Scan(ctx, 1, Filter{}, func(e *event.Event) error {
+		for len(points) > len(out) && points[len(out)].After(e) {
+			out = append(out, render(eng, cur))
+		}
+		if len(out) == len(points) {
+			return journal.ErrStop
+		}
+		eng.Fold(e)
+		t := e.Time
+		cur = At{Seq: e.Seq, Time: &t, Events: cur.Events + 1}
+		if progress != nil && cur.Events&16383 == 0 {
+			progress(cur.Events, total)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, journal.ErrStop) {
+		return nil, err
+	}
+	for len(out) < len(points) {
+		out = append(out, render(eng, cur))
+	}
+	return out, nil
+}
+
+// WriteText shows the projections as tables.
+func (p *Projections) WriteText(w io.Writer, s Style) error {
+	var pipes map[string]struct {
+		State     string     `json:"state"`
+		Iteration int        `json:"iteration"`
+		EnteredAt *time.Time `json:"entered_at"`
+		Model     *string    `json:"model"`
+		Champion  *string    `json:"champion"`
+		Paused    []string   `json:"paused"`
+		Games     int64      `json:"games_since_training"`
+		Viol      int        `json:"violations"`
+		LastSeq   uint64     `json:"last_seq"`
+	}
+	var elo struct {
+		Configs map[string]struct {
+			Champion    *string  `json:"champion"`
+			ChampionElo *float64 `json:"champion_elo"`
+			Velocity    *float64 `json:"velocity"`
+			Trend       string   `json:"trend"`
+			Ratings     map[string]json.RawMessage
+		} `json:"configs"`
+	}
+	var cur struct {
+		Weights map[string]float64 `json:"weights"`
+		Tiers   map[string]int     `json:"tiers"`
+		Shares  map[string]float64 `json:"shares"`
+	}
+	var health struct {
+		Cluster string  `json:"cluster"`
+		Leader  *string `json:"leader"`
+		Nodes   map[string]struct {
+			State      string     `json:"state"`
+			Failures   int        `json:"failures"`
+			Attempts   int        `json:"attempts"`
+			LastAction *string    `json:"last_action"`
+			UpdatedAt  *time.Time `json:"updated_at"`
+		} `json:"nodes"`
+		Backpressure struct {
+			Queue    string `json:"queue"`
+			Resource string `json:"resource"`
+			Configs  map[string]struct {
+				Queue    string `json:"queue"`
+				Resource string `json:"resource"`
+			} `json:"configs"`
+		} `json:"backpressure"`
+		Daemons map[string]struct {
+			Status   string     `json:"status"`
+			LastSeen *time.Time `json:"last_seen"`
+		} `json:"daemons"`
+		DiskLow []string `json:"disk_low"`
+	}
+	for _, x := range []struct {
+		raw json.RawMessage
+		dst any
+	}{{p.Pipelines, &pipes}, {p.Elo, &elo}, {p.Curriculum, &cur}, {p.Health, &health}} {
+		if err := json.Unmarshal(x.raw, x.dst); err != nil {
+			return err
+		}
+	}
+	var b bytes.Buffer
+	if p.At.Seq == 0 {
+		b.WriteString("Before the first event.\n")
+	} else {
+		fmt.Fprintf(&b, "As of seq %d (%s, %s), %d events folded.\n", p.At.Seq, p.At.Time.UTC().Format("2006-01-02 15:04:05"), s.Ago(*p.At.Time), p.At.Events)
+	}
+	b.WriteString("\n" + s.Bold("Pipelines") + "\n")
+	t := &table{}
+	t.row("CONFIG", "STATE", "ITER", "FOR", "GAMES", "MODEL", "CHAMPION", "PAUSED", "VIOL")
+	for _, k := range sortedKeys(pipes) {
+		x := pipes[k]
+		since := "-"
+		if x.EnteredAt != nil {
+			since = s.Ago(*x.EnteredAt)
+			since = strings.TrimSuffix(since, " ago")
+		}
+		t.painted([]func(string) string{s.Cyan, nil, nil, nil, nil, nil, nil, s.Yellow}, k, x.State, fmt.Sprint(x.Iteration), since, fmt.Sprint(x.Games),
+			deref(x.Model), deref(x.Champion), dash(strings.Join(x.Paused, ",")), fmt.Sprint(x.Viol))
+	}
+	t.write(&b)
+	b.WriteString("\n" + s.Bold("Elo") + "\n")
+	t = &table{}
+	t.row("CONFIG", "CHAMPION", "ELO", "VELOCITY", "TREND", "RATED")
+	for _, k := range sortedKeys(elo.Configs) {
+		x := elo.Configs[k]
+		t.painted([]func(string) string{s.Cyan}, k, deref(x.Champion), num(x.ChampionElo, 2), num(x.Velocity, 2), x.Trend, fmt.Sprint(len(x.Ratings)))
+	}
+	t.write(&b)
+	b.WriteString("\n" + s.Bold("Curriculum") + "\n")
+	t = &table{}
+	t.row("CONFIG", "WEIGHT", "TIER", "SHARE")
+	for _, k := range sortedKeys(cur.Weights) {
+		t.painted([]func(string) string{s.Cyan}, k, fmt.Sprintf("%.3f", cur.Weights[k]), fmt.Sprint(cur.Tiers[k]), fmt.Sprintf("%.3f", cur.Shares[k]))
+	}
+	t.write(&b)
+	fmt.Fprintf(&b, "\n%s: cluster %s, leader %s, backpressure queue %s resource %s", s.Bold("Health"), health.Cluster, deref(health.Leader),
+		health.Backpressure.Queue, health.Backpressure.Resource)
+	if len(health.DiskLow) > 0 {
+		fmt.Fprintf(&b, ", disk low on %s", strings.Join(health.DiskLow, ", "))
+	}
+	b.WriteString("\n")
+	if len(health.Backpressure.Configs) > 0 {
+		t = &table{}
+		t.row("  CONFIG", "QUEUE", "RESOURCE")
+		for _, k := range sortedKeys(health.Backpressure.Configs) {
+			c := health.Backpressure.Configs[k]
+			t.row("  "+k, c.Queue, c.Resource)
+		}
+		t.write(&b)
+	}
+	if len(health.Nodes) > 0 {
+		t = &table{}
+		t.row("  NODE", "STATE", "FAILURES", "ATTEMPTS", "LAST ACTION", "UPDATED")
+		for _, k := range sortedKeys(health.Nodes) {
+			n := health.Nodes[k]
+			up := "-"
+			if n.UpdatedAt != nil {
+				up = s.Ago(*n.UpdatedAt)
+			}
+			paint := s.Green
+			if n.State != "healthy" {
+				paint = s.Yellow
+			}
+			t.painted([]func(string) string{nil, paint}, "  "+k, n.State, fmt.Sprint(n.Failures), fmt.Sprint(n.Attempts), deref(n.LastAction), up)
+		}
+		t.write(&b)
+	}
+	if len(health.Daemons) > 0 {
+		t = &table{}
+		t.row("  DAEMON", "STATUS", "LAST SEEN")
+		for _, k := range sortedKeys(health.Daemons) {
+			d := health.Daemons[k]
+			seen := "-"
+			if d.LastSeen != nil {
+				seen = s.Ago(*d.LastSeen)
+			}
+			t.row("  "+k, d.Status, seen)
+		}
+		t.write(&b)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func deref(s *string) string {
+	if s == nil || *s == "" {
+		return "-"
+	}
+	return *s
+}
+
+func num(f *float64, prec int) string {
+	if f == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.*f", prec, *f)
+}
+
+// Change is one difference between two renderings of the projections.
+type Change struct {
+	Path string          `json:"path"`
+	From json.RawMessage `json:"from"` // null when added
+	To   json.RawMessage `json:"to"`   // null when removed
+}
+
+// DiffReport is `replay diff A B`.
+type DiffReport struct {
+	A       At       `json:"a"`
+	B       At       `json:"b"`
+	Changes []Change `json:"changes"`
+}
+
+// Diff rebuilds the projections at a and at b (in one pass) and lists every
+// value that differs, by JSON path.
+func Diff(ctx context.Context, src Source, a, b Point, progress Progress) (*DiffReport, error) {
+	swap := false
+	if !a.IsZero() && !b.IsZero() && (a.Seq != 0) == (b.Seq != 0) && (a.Seq > b.Seq || a.Time.After(b.Time)) || a.IsZero() && !b.IsZero() {
+		a, b, swap = b, a, true
+	}
+	ps, err := rebuildAt(ctx, src, []Point{a, b}, progress)
+	if err != nil {
+		return nil, err
+	}
+	pa, pb := ps[0], ps[1]
+	if swap {
+		pa, pb = pb, pa
+	}
+	r := &DiffReport{A: pa.At, B: pb.At, Changes: []Change{}}
+	for _, x := range []struct {
+		name string
+		a, b json.RawMessage
+	}{{"pipelines", pa.Pipelines, pb.Pipelines}, {"elo", pa.Elo, pb.Elo}, {"curriculum", pa.Curriculum, pb.Curriculum}, {"health", pa.Health, pb.Health}} {
+		fa, fb := map[string]json.RawMessage{}, map[string]json.RawMessage{}
+		if err := flatten(x.name, x.a, fa); err != nil {
+			return nil, err
+		}
+		if err := flatten(x.name, x.b, fb); err != nil {
+			return nil, err
+		}
+		keys := map[string]bool{}
+		for k := range fa {
+			keys[k] = true
+		}
+		for k := range fb {
+			keys[k] = true
+		}
+		var paths []string
+		for k := range keys {
+			if !bytes.Equal(fa[k], fb[k]) {
+				paths = append(paths, k)
+			}
+		}
+		sort.Strings(paths)
+		for _, k := range paths {
+			r.Changes = append(r.Changes, Change{Path: k, From: orNull(fa[k]), To: orNull(fb[k])})
+		}
+	}
+	return r, nil
+}
+
+func orNull(v json.RawMessage) json.RawMessage {
+	if v == nil {
+		return json.RawMessage("null")
+	}
+	return v
+}
+
+// flatten maps every leaf of a JSON document (objects walked, arrays kept
+// whole) to its dotted path.
+func flatten(prefix string, raw json.RawMessage, out map[string]json.RawMessage) error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		out[prefix] = raw
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return err
+	}
+	if len(m) == 0 {
+		out[prefix] = json.RawMessage("{}")
+	}
+	for k, v := range m {
+		if err := flatten(prefix+"."+k, v, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteText lists the changes as "path: from → to".
+func (d *DiffReport) WriteText(w io.Writer, s Style) error {
+	at := func(a At) string {
+		if a.Seq == 0 {
+			return "the start"
+		}
+		return fmt.Sprintf("seq %d (%s)", a.Seq, a.Time.UTC().Format("2006-01-02 15:04:05"))
+	}
+	if _, err := fmt.Fprintf(w, "From %s to %s: %d changes\n", at(d.A), at(d.B), len(d.Changes)); err != nil {
+		return err
+	}
+	t := &table{}
+	for _, c := range d.Changes {
+		from, to := string(c.From), string(c.To)
+		switch {
+		case from == "null" && to != "null":
+			t.painted([]func(string) string{nil, s.Green}, c.Path, "+ "+to)
+		case to == "null":
+			t.painted([]func(string) string{nil, s.Red}, c.Path, "- "+from)
+		default:
+			t.painted([]func(string) string{nil, s.Yellow}, c.Path, from+" → "+to)
+		}
+	}
+	return t.write(w)
+}
