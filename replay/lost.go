@@ -683,6 +683,9 @@ func rejectionFinding(r *journal.Rejection) Finding {
 		msg += fmt.Sprintf(" (atomic batch of %d events: none landed)", r.Batch)
 	}
 	where := fmt.Sprintf(" [rejected #%d", r.Seq)
+	if r.Remote == fileLine {
+		where = fmt.Sprintf(" [line %d", r.Seq)
+	}
 	if !r.Time.IsZero() {
 		where += " at " + r.Time.UTC().Format(time.RFC3339)
 	}

@@ -220,7 +220,7 @@ func (s *readerSource) read(ctx context.Context, r io.Reader, from uint64, f Fil
 						raw = raw[:journal.RawLimit]
 					}
 					s.bad = append(s.bad, journal.Rejection{Seq: uint64(s.lines), Code: ref.Code, Index: s.lines,
-						Field: ref.Field, Message: ref.Message, Hint: ref.Hint, Raw: string(raw)})
+						Field: ref.Field, Message: ref.Message, Hint: ref.Hint, Raw: string(raw), Remote: fileLine})
 				}
 				goto next
 			}
@@ -251,6 +251,9 @@ func (s *readerSource) read(ctx context.Context, r io.Reader, from uint64, f Fil
 		}
 	}
 }
+
+// fileLine marks the rejections a file source makes of its own lines.
+const fileLine = "file line"
 
 // readLine returns the next line without its newline; a line longer than
 // MaxLine is an error.

@@ -95,6 +95,10 @@ func ExplainNode(ctx context.Context, src Source, node string, now time.Time, pr
 		switch e.Type {
 		case "recovery_initiated":
 			if after == flows.Recovering {
+				if k := len(st.Recoveries); k > 0 && st.Recoveries[k-1].Outcome == nil {
+					st.Recoveries[k-1].Outcome = &Ref{Seq: e.Seq, Type: e.Type}
+					st.Recoveries[k-1].OutcomeAt = e.Time
+				}
 				r := Recovery{Seq: e.Seq, Time: e.Time, Source: e.Source}
 				if nd := m.Node(node); nd != nil {
 					r.Attempt, r.Action = nd.Attempts, nd.LastAction
