@@ -1,0 +1,246 @@
+package replay_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/flows"
+	"github.com/ringrift/ringriftd/internal/gen"
+	"github.com/ringrift/ringriftd/journal"
+	"github.com/ringrift/ringriftd/replay"
+)
+
+// generated fills a journal with n generated events (policies on).
+func generated(t *testing.T, n int) *testJournal {
+	t.Helper()
+	tj := newJournal(t, flows.AllPolicies)
+	g := gen.New(gen.Options{Seed: 5, Start: t0})
+	batch := make([]event.Event, 0, 100)
+	for i := 0; i < n; i += 100 {
+		batch = batch[:0]
+		for k := 0; k < 100; k++ {
+			batch = append(batch, g.Next())
+		}
+		_, err := tj.j.Append(context.Background(), batch, journal.AppendOptions{})
+		require.NoError(t, err)
+	}
+	return tj
+}
+
+func export(t *testing.T, src replay.Source) string {
+	t.Helper()
+	var b bytes.Buffer
+	_, err := replay.Export(context.Background(), src, replay.Filter{}, &b, nil)
+	require.NoError(t, err)
+	return b.String()
+}
+
+// TestSnapshotWhileOpen reads a journal that a "daemon" (this process) holds
+// open: the snapshot is a copy, sees every durable event, and the source is
+// untouched.
+func TestSnapshotWhileOpen(t *testing.T) {
+	tj := generated(t, 2000)
+	before := listing(t, tj.dir)
+	src, err := replay.OpenJournal(tj.dir)
+	require.NoError(t, err)
+	assert.True(t, src.Snapshot().Copied, "the directory is locked: a copy is read")
+	assert.Contains(t, src.Name(), "a copy")
+	assert.Equal(t, tj.j.Durable(), src.Last())
+	live := tj.eng.ProjectionJSON
+	p, err := replay.Rebuild(context.Background(), src, replay.Point{}, nil)
+	require.NoError(t, err)
+	want, _ := live("pipelines")
+	assert.JSONEq(t, string(want), string(p.Pipelines), "a rebuild from the copy equals the live state")
+	copyDir := src.Snapshot().Dir
+	require.NoError(t, src.Close())
+	_, err = os.Stat(copyDir)
+	assert.True(t, os.IsNotExist(err), "Close removes the copy")
+	tj.add("new_games", "hex8_2p", 1, `{"games":1}`) // the daemon goes on
+	assert.Equal(t, before, listingWithout(t, tj.dir, before), "the snapshot wrote nothing into the source")
+
+	tj.close()
+	src, err = replay.OpenJournal(tj.dir)
+	require.NoError(t, err)
+	defer src.Close()
+	assert.False(t, src.Snapshot().Copied, "a stopped daemon's directory is read in place")
+	_, err = src.Snapshot().Append(context.Background(), []event.Event{ev("new_games", "hex8_2p", 0, `{}`)}, journal.AppendOptions{})
+	assert.Error(t, err, "a snapshot takes no appends")
+}
+
+func listing(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	out := map[string]bool{}
+	for _, e := range ents {
+		out[e.Name()] = true
+	}
+	return out
+}
+
+// listingWithout returns the entries of before still present: the check is
+// that the snapshot added no file (the daemon itself may add and remove).
+func listingWithout(t *testing.T, dir string, before map[string]bool) map[string]bool {
+	t.Helper()
+	now := listing(t, dir)
+	for name := range now {
+		if !before[name] && strings.HasPrefix(name, "ringrift-snapshot") {
+			t.Errorf("snapshot left %s in the source", name)
+		}
+	}
+	out := map[string]bool{}
+	for name := range before {
+		if now[name] || !strings.HasSuffix(name, ".log") && !strings.HasPrefix(name, "MANIFEST") {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+func TestExportImportRoundTrip(t *testing.T) {
+	tj := generated(t, 1500)
+	tj.close()
+	src, err := replay.OpenJournal(tj.dir)
+	require.NoError(t, err)
+	first := export(t, src)
+	require.NoError(t, src.Close())
+
+	dir := filepath.Join(t.TempDir(), "imported")
+	rep, err := replay.Import(context.Background(), strings.NewReader(first), dir, replay.ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 0, rep.Undecoded+rep.Refused+rep.Duplicates, "%+v", rep)
+	src2, err := replay.OpenJournal(dir)
+	require.NoError(t, err)
+	defer src2.Close()
+	assert.Equal(t, first, export(t, src2), "an export imports to the same journal")
+
+	_, err = replay.Import(context.Background(), strings.NewReader(first), dir, replay.ImportOptions{})
+	assert.ErrorContains(t, err, "not empty", "import never writes into an existing journal")
+}
+
+func TestImportCompatibilityShapeLenient(t *testing.T) {
+	in := strings.Join([]string{
+		`{"event_type":"TRAINING_COMPLETED","config_key":"hex8_2p","payload":{"model_path":"m.pth"},"timestamp":1795341600}`,
+		`{"event_type":"training_started","payload":{"config":"hex8_2p"},"timestamp":1795341500}`,
+		`{"event_type":"trainingstarted","timestamp":1795341500}`,
+	}, "\n")
+	dir := filepath.Join(t.TempDir(), "j")
+	rep, err := replay.Import(context.Background(), strings.NewReader(in), dir, replay.ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 2, rep.Appended, "lenient: the violation (completed before started) is journaled")
+	assert.Equal(t, 1, rep.Undecoded)
+	src, err := replay.OpenJournal(dir)
+	require.NoError(t, err)
+	defer src.Close()
+	r, err := replay.CollectLost(context.Background(), src, replay.LostOptions{})
+	require.NoError(t, err)
+	require.Len(t, findings(r, replay.KindRefused), 1, "the undecodable line is in the rejected log")
+	p, err := replay.Rebuild(context.Background(), src, replay.Point{}, nil)
+	require.NoError(t, err)
+	assert.Contains(t, string(p.Pipelines), `"hex8_2p":{"state":"training"`)
+	assert.Contains(t, string(p.Pipelines), `"violations":1`)
+}
+
+// TestURLSource reads a daemon's /v1/export (an httptest server serving an
+// export), with the bearer token, and resumes after a broken stream.
+func TestURLSource(t *testing.T) {
+	tj := generated(t, 800)
+	tj.close()
+	src, err := replay.OpenJournal(tj.dir)
+	require.NoError(t, err)
+	all := export(t, src)
+	want, err := replay.Rebuild(context.Background(), src, replay.Point{}, nil)
+	require.NoError(t, err)
+	require.NoError(t, src.Close())
+	lines := strings.SplitAfter(all, "\n")
+
+	var afters []string
+	broken := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer s3cret" {
+			http.Error(w, `{"error":{"code":"unauthorized"}}`, http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path != "/v1/export" {
+			http.NotFound(w, r)
+			return
+		}
+		after, _ := strconv.Atoi(r.URL.Query().Get("after"))
+		afters = append(afters, r.URL.Query().Get("after"))
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		for i, l := range lines[after:] {
+			if !broken && i == 300 {
+				broken = true
+				w.Write([]byte(l[:len(l)/2])) // a cut line, then the connection drops
+				if hj, ok := w.(http.Hijacker); ok {
+					conn, _, _ := hj.Hijack()
+					conn.Close()
+				}
+				return
+			}
+			w.Write([]byte(l))
+		}
+	}))
+	defer srv.Close()
+
+	bad, err := replay.OpenURL(srv.URL, "wrong", nil)
+	require.NoError(t, err)
+	_, err = replay.Rebuild(context.Background(), bad, replay.Point{}, nil)
+	assert.ErrorContains(t, err, "RINGRIFT_TOKEN")
+
+	u, err := replay.OpenURL(srv.URL+"/", "s3cret", nil)
+	require.NoError(t, err)
+	got, err := replay.Rebuild(context.Background(), u, replay.Point{}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, want.At, got.At)
+	assert.JSONEq(t, string(want.Pipelines), string(got.Pipelines))
+	assert.JSONEq(t, string(want.Health), string(got.Health))
+	require.Len(t, afters, 2)
+	assert.Equal(t, "0", afters[0])
+	assert.NotEqual(t, "0", afters[1], "the broken stream resumed after the last seq read")
+
+	_, err = replay.OpenURL("ftp://x", "", nil)
+	assert.Error(t, err)
+}
+
+func TestDiffAndTimeline(t *testing.T) {
+	tj := newJournal(t, flows.AllPolicies)
+	tj.add("sync_completed", "hex8_2p", 0, `{}`)
+	tj.add("new_games", "hex8_2p", 1, `{"games":60}`) // the threshold policy decides
+	tj.add("training_started", "hex8_2p", 2, `{}`)
+	tj.close()
+	src, err := replay.OpenJournal(tj.dir)
+	require.NoError(t, err)
+	defer src.Close()
+	d, err := replay.Diff(context.Background(), src, replay.Point{Seq: 2}, replay.Point{}, nil)
+	require.NoError(t, err)
+	var paths []string
+	for _, c := range d.Changes {
+		if c.Path == "pipelines.hex8_2p.state" {
+			assert.Equal(t, `"collecting"`, string(c.From))
+			assert.Equal(t, `"training"`, string(c.To))
+		}
+		paths = append(paths, c.Path)
+	}
+	assert.Contains(t, paths, "pipelines.hex8_2p.state")
+
+	var entries []replay.Entry
+	err = replay.Timeline(context.Background(), src, replay.TimelineOptions{Filter: replay.Filter{ConfigKey: "hex8_2p"}},
+		func(e *replay.Entry) error { entries = append(entries, *e); return nil })
+	require.NoError(t, err)
+	require.Len(t, entries, 4)
+	assert.Equal(t, []replay.Ref{{Seq: 3, Type: "training_threshold"}}, entries[1].Decisions)
+	assert.Equal(t, uint64(2), entries[2].DecisionOf)
+	assert.Equal(t, &replay.Transition{Machine: "pipeline", From: "training_ready", To: "training"}, entries[3].Transition)
+}
