@@ -54,6 +54,21 @@
 //	         causation_id, correlation_id
 //	bytes    the payload, compact JSON, to the end of the value
 //
+// # Reading a journal another process holds (OpenSnapshot)
+//
+// Tools such as replay open a journal with OpenSnapshot, which never writes
+// to the directory. When no process holds the directory's LOCK, it takes
+// the lock and opens Pebble read-only in place (a daemon cannot start on the
+// directory meanwhile). When a daemon holds it, Pebble cannot be opened
+// there at all — a read-only open takes the lock too, and Pebble's
+// Checkpoint needs an open DB — so OpenSnapshot copies the directory to a
+// temporary one and opens the copy: the WAL files first, then the markers,
+// OPTIONS and MANIFEST, then the tables (hard links where possible). In that
+// order the copy is a prefix of the journal: the WALs read first hold every
+// write the copied MANIFEST has not flushed yet. A table compacted away or a
+// manifest rotated during the copy fails Pebble's consistency check at open,
+// and OpenSnapshot retries with a fresh copy. Close removes the copy.
+//
 // The format is a file format: a journal written by one version opens in the
 // next. Opening a journal whose format byte is newer than FormatVersion fails
 // with ErrFormat. A record that cannot be decoded is ErrCorrupt (with its seq).
