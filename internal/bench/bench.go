@@ -58,7 +58,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer os.RemoveAll(dir)
 	s := &suite{ctx: ctx, dir: dir, runs: *runs, scanEvents: *scanEvents, log: stderr, out: stdout, figures: map[string]float64{}, only: *only}
-	steps := []func() error{s.pebbleLimits, s.journalAppend, s.journalRead, s.journalRSS, s.engineFigures}
+	steps := []func() error{s.pebbleLimits, s.journalAppend, s.journalRead, s.journalRSS, s.engineFigures, s.replayCLI}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -143,6 +143,10 @@ func (s *suite) checks() {
 		{"enforcement overhead", "sequencer.enforce_overhead", "", 0.8},
 		{"policies overhead", "sequencer.policies_overhead", "", 0.8},
 		{"restart from checkpoint", "restart.checkpoint_ms", "", -500},
+		{"replay lost ≤ 5 s", "replay.lost.seconds", "", -5},
+		{"replay lost RSS ≤ 200 MB", "replay.lost.rss_mb", "", -200},
+		{"replay rebuild ≤ 3 s", "replay.rebuild_cli.seconds", "", -3},
+		{"replay rebuild RSS ≤ 200 MB", "replay.rebuild_cli.rss_mb", "", -200},
 	}
 	fmt.Fprintln(s.log, "targets:")
 	for _, c := range cs {
