@@ -58,7 +58,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer os.RemoveAll(dir)
 	s := &suite{ctx: ctx, dir: dir, runs: *runs, scanEvents: *scanEvents, log: stderr, out: stdout, figures: map[string]float64{}, only: *only}
-	steps := []func() error{s.pebbleLimits, s.journalAppend, s.journalRead, s.journalRSS, s.engineFigures, s.replayCLI}
+	steps := []func() error{s.pebbleLimits, s.journalAppend, s.journalRead, s.journalRSS, s.engineFigures, s.replayCLI, s.httpFigures}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -147,6 +147,12 @@ func (s *suite) checks() {
 		{"replay lost RSS ≤ 200 MB", "replay.lost.rss_mb", "", -200},
 		{"replay rebuild ≤ 3 s", "replay.rebuild_cli.seconds", "", -3},
 		{"replay rebuild RSS ≤ 200 MB", "replay.rebuild_cli.rss_mb", "", -200},
+		{"http NDJSON ingest", "http.ingest_ndjson.events_per_sec", "", 100_000},
+		{"http NDJSON vs batch appends", "http.ingest_ndjson.events_per_sec", "journal.append_batch1000.events_per_sec", 0.5},
+		{"http single, 64 clients", "http.ingest_single_c64.events_per_sec", "", 15_000},
+		{"http single p99 ≤ 20 ms", "http.ingest_single_c64.p99_ms", "", -20},
+		{"stream fan-out p99 ≤ 50 ms", "http.stream_fanout.p99_ms", "", -50},
+		{"stream: no event missed (0)", "http.stream_fanout.missing", "", -0.5},
 	}
 	fmt.Fprintln(s.log, "targets:")
 	for _, c := range cs {
