@@ -3,6 +3,7 @@ package replay_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -243,4 +245,60 @@ func TestDiffAndTimeline(t *testing.T) {
 	assert.Equal(t, []replay.Ref{{Seq: 3, Type: "training_threshold"}}, entries[1].Decisions)
 	assert.Equal(t, uint64(2), entries[2].DecisionOf)
 	assert.Equal(t, &replay.Transition{Machine: "pipeline", From: "training_ready", To: "training"}, entries[3].Transition)
+}
+
+// TestSnapshotDuringWrites copies a journal while appends, flushes and
+// compactions run: every snapshot must be a gap-free prefix holding at least
+// what was durable when it was taken.
+func TestSnapshotDuringWrites(t *testing.T) {
+	dir := t.TempDir()
+	j, err := journal.Open(dir, journal.Options{MemTableSize: 256 << 10}) // flushes and compactions all along
+	require.NoError(t, err)
+	defer j.Close()
+	tj := &testJournal{t: t, dir: dir, j: j}
+	g := gen.New(gen.Options{Seed: 9, Start: t0, BadShare: 1e-9})
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		batch := make([]event.Event, 0, 200)
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			batch = batch[:0]
+			for len(batch) < 200 {
+				batch = append(batch, g.Next())
+			}
+			if _, err := tj.j.Append(context.Background(), batch, journal.AppendOptions{}); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for i := 0; i < 5; i++ {
+		for tj.j.Durable() < uint64(i*8000) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		durable := tj.j.Durable()
+		src, err := replay.OpenJournal(tj.dir)
+		require.NoError(t, err)
+		var next uint64 = 1
+		err = src.Scan(context.Background(), 1, replay.Filter{}, func(e *event.Event) error {
+			if e.Seq != next {
+				return fmt.Errorf("seq %d after %d: a gap", e.Seq, next-1)
+			}
+			next++
+			return nil
+		})
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, next-1, durable, "the snapshot holds what was durable")
+		assert.Equal(t, src.Last(), next-1)
+		require.NoError(t, src.Close())
+	}
+	close(stop)
+	require.NoError(t, <-done)
+	tj.j = nil // closed by the defer
 }
