@@ -213,8 +213,20 @@ func Lost(ctx context.Context, src Source, o LostOptions, emit func(*Finding) er
 	rs, hasRejected := src.(RejectedSource)
 	var refused, dups int
 	rejected := func() error {
+		if js, ok := src.(*JournalSource); ok {
+			return js.rejectedHeads(func(r *journal.Rejection, typ, key string) error {
+				f := rejectionFinding(r, typ, key)
+				if f.Kind == KindRefused {
+					refused++
+				} else {
+					dups++
+				}
+				return emit(&f)
+			})
+		}
 		return rs.Rejected(func(r *journal.Rejection) error {
-			f := rejectionFinding(r)
+			f := rejectionFinding(r, firstOf(rawField(r.Raw, "type"), rawField(r.Raw, "event_type")),
+				firstOf(rawField(r.Raw, "config_key"), rawField(r.Raw, "node_id")))
 			if f.Kind == KindRefused {
 				refused++
 			} else {
@@ -668,9 +680,7 @@ func concurrently(ctx context.Context, pass func(context.Context) error, rejecte
 }
 
 // rejectionFinding turns a rejected-log entry into a finding.
-func rejectionFinding(r *journal.Rejection) Finding {
-	key := firstOf(rawField(r.Raw, "config_key"), rawField(r.Raw, "node_id"))
-	typ := firstOf(rawField(r.Raw, "type"), rawField(r.Raw, "event_type"))
+func rejectionFinding(r *journal.Rejection, typ, key string) Finding {
 	if r.Code == "duplicate" {
 		return Finding{Kind: KindDuplicate, Key: keyOf(key), Seqs: []uint64{r.DuplicateOf},
 			Message: fmt.Sprintf("%s dropped as a duplicate of seq %d: %s", orUnknown(typ), r.DuplicateOf, oneLine(r.Message))}

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -27,9 +28,53 @@ func (j *JournalSource) Rejected(fn func(*journal.Rejection) error) error {
 	})
 }
 
+// rejectedHeads is what Lost reads of the rejected log: each entry without
+// its raw event, and the raw event's type and key read from the stored
+// (escaped) JSON directly — most of an entry's bytes are the raw event, and
+// unescaping it is most of the cost.
+func (j *JournalSource) rejectedHeads(fn func(r *journal.Rejection, typ, key string) error) error {
+	var r journal.Rejection
+	return j.s.EachRejected(1, func(rseq uint64, v []byte) error {
+		var raw []byte
+		if !decodeRejectionRaw(v, &r, &raw) {
+			r = journal.Rejection{}
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			r.Seq = rseq
+			return fn(&r, firstOf(rawField(r.Raw, "type"), rawField(r.Raw, "event_type")),
+				firstOf(rawField(r.Raw, "config_key"), rawField(r.Raw, "node_id")))
+		}
+		r.Seq = rseq
+		return fn(&r, firstOf(escapedField(raw, "type"), escapedField(raw, "event_type")),
+			firstOf(escapedField(raw, "config_key"), escapedField(raw, "node_id")))
+	})
+}
+
+// escapedField finds "key":"value" in a raw event as it is stored inside
+// the entry's JSON (quotes escaped); values holding escapes are returned as
+// stored.
+func escapedField(raw []byte, key string) string {
+	pat := []byte(`\"` + key + `\":\"`)
+	i := bytes.Index(raw, pat)
+	if i < 0 {
+		return ""
+	}
+	v := raw[i+len(pat):]
+	end := bytes.Index(v, []byte(`\"`))
+	if end < 0 {
+		return ""
+	}
+	return string(v[:end])
+}
+
+func decodeRejection(b []byte, r *journal.Rejection) bool { return decodeRejectionRaw(b, r, nil) }
+
 // decodeRejection reads the flat JSON object of a Rejection; false if it is
 // not one this scanner understands (the caller falls back to encoding/json).
-func decodeRejection(b []byte, r *journal.Rejection) bool {
+//
+// With raw set, the raw event is not decoded: *raw is its stored span.
+func decodeRejectionRaw(b []byte, r *journal.Rejection, raw *[]byte) bool {
 	*r = journal.Rejection{}
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
@@ -86,7 +131,11 @@ func decodeRejection(b []byte, r *journal.Rejection) bool {
 			n, _ := strconv.ParseUint(string(val), 10, 64)
 			r.DuplicateOf = n
 		case "raw":
-			r.Raw = str(val)
+			if raw != nil {
+				*raw = val
+			} else {
+				r.Raw = str(val)
+			}
 		case "truncated":
 			r.Truncated = string(val) == "true"
 		case "remote":
