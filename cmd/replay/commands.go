@@ -104,21 +104,14 @@ func runExplain(e *env, c *command, args []string) error {
 		fs.Usage()
 		return errors.New("explain: want one CONFIG, e.g. hex8_2p")
 	}
-	src, now, err := co.start(e)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	prog, done := co.progress(e)
-	st, err := replay.Explain(e.ctx, src, fs.Arg(0), now, prog)
-	done()
-	if err != nil {
-		return err
-	}
-	if co.json {
-		return writeJSON(e.stdout, st)
-	}
-	return st.WriteText(e.stdout, co.style(e, st.Now))
+	_, err := co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
+		st, err := replay.Explain(e.ctx, src, fs.Arg(0), now, prog)
+		if err != nil {
+			return nil, now, err
+		}
+		return st, st.Now, nil
+	})
+	return err
 }
 
 func runNode(e *env, c *command, args []string) error {
@@ -130,21 +123,14 @@ func runNode(e *env, c *command, args []string) error {
 		fs.Usage()
 		return errors.New("node: want one NODE, e.g. gpu-07")
 	}
-	src, now, err := co.start(e)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	prog, done := co.progress(e)
-	st, err := replay.ExplainNode(e.ctx, src, fs.Arg(0), now, prog)
-	done()
-	if err != nil {
-		return err
-	}
-	if co.json {
-		return writeJSON(e.stdout, st)
-	}
-	return st.WriteText(e.stdout, co.style(e, st.Now))
+	_, err := co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
+		st, err := replay.ExplainNode(e.ctx, src, fs.Arg(0), now, prog)
+		if err != nil {
+			return nil, now, err
+		}
+		return st, st.Now, nil
+	})
+	return err
 }
 
 func runLost(e *env, c *command, args []string) error {
@@ -279,24 +265,14 @@ func runRebuild(e *env, c *command, args []string) error {
 			return fmt.Errorf("--at: %w", err)
 		}
 	}
-	src, now, err := co.start(e)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	prog, done := co.progress(e)
-	p, err := replay.Rebuild(e.ctx, src, at, prog)
-	done()
-	if err != nil {
-		return err
-	}
-	if co.json {
-		return writeJSON(e.stdout, p)
-	}
-	if now.IsZero() && p.At.Time != nil {
-		now = *p.At.Time
-	}
-	return p.WriteText(e.stdout, co.style(e, now))
+	_, err := co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
+		p, err := replay.Rebuild(e.ctx, src, at, prog)
+		if err != nil || p.At.Time == nil {
+			return p, now, err
+		}
+		return p, *p.At.Time, nil
+	})
+	return err
 }
 
 func runDiff(e *env, c *command, args []string) error {
@@ -319,21 +295,11 @@ func runDiff(e *env, c *command, args []string) error {
 		}
 		pts[i] = p
 	}
-	src, now, err := co.start(e)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	prog, done := co.progress(e)
-	d, err := replay.Diff(e.ctx, src, pts[0], pts[1], prog)
-	done()
-	if err != nil {
-		return err
-	}
-	if co.json {
-		return writeJSON(e.stdout, d)
-	}
-	return d.WriteText(e.stdout, co.style(e, now))
+	_, err := co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
+		d, err := replay.Diff(e.ctx, src, pts[0], pts[1], prog)
+		return d, now, err
+	})
+	return err
 }
 
 func runVerify(e *env, c *command, args []string) error {
@@ -348,23 +314,11 @@ func runVerify(e *env, c *command, args []string) error {
 	}
 	cfg := flows.DefaultPolicyConfig()
 	cfg.Enabled = set
-	src, now, err := co.start(e)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	prog, done := co.progress(e)
-	r, err := replay.Verify(e.ctx, src, cfg, prog)
-	done()
-	if err != nil {
-		return err
-	}
-	if co.json {
-		err = writeJSON(e.stdout, r)
-	} else {
-		err = r.WriteText(e.stdout, co.style(e, now))
-	}
-	if err == nil && len(r.Mismatches) > 0 {
+	v, err := co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
+		r, err := replay.Verify(e.ctx, src, cfg, prog)
+		return r, now, err
+	})
+	if err == nil && len(v.(*replay.VerifyReport).Mismatches) > 0 {
 		return errFailed
 	}
 	return err
@@ -380,21 +334,11 @@ func runStats(e *env, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	src, now, err := co.start(e)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	prog, done := co.progress(e)
-	st, err := replay.CollectStats(e.ctx, src, f, prog)
-	done()
-	if err != nil {
-		return err
-	}
-	if co.json {
-		return writeJSON(e.stdout, st)
-	}
-	return st.WriteText(e.stdout, co.style(e, now))
+	_, err = co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
+		st, err := replay.CollectStats(e.ctx, src, f, prog)
+		return st, now, err
+	})
+	return err
 }
 
 func runExport(e *env, c *command, args []string) error {
@@ -473,6 +417,35 @@ func runImport(e *env, c *command, args []string) error {
 	_, err = fmt.Fprintf(e.stdout, "imported %d lines into %s: %d events appended (+%d decisions), %d duplicates, %d refused, %d undecodable; last seq %d\n",
 		rep.Lines, rep.Dir, rep.Appended, rep.Decisions, rep.Duplicates, rep.Refused, rep.Undecoded, rep.LastSeq)
 	return err
+}
+
+// textWriter is a result with a text form (its JSON form is encoding/json's).
+type textWriter interface {
+	WriteText(w io.Writer, s replay.Style) error
+}
+
+// compute opens the source, runs f with a progress bar, closes the source
+// and writes f's result as JSON or text (times relative to now, or to the
+// result's own "now" when it has one).
+func (co *common) compute(e *env, f func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error)) (textWriter, error) {
+	src, now, err := co.start(e)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	prog, done := co.progress(e)
+	v, at, err := f(src, now, prog)
+	done()
+	if err != nil {
+		return nil, err
+	}
+	if co.json {
+		return v, writeJSON(e.stdout, v)
+	}
+	if now.IsZero() {
+		now = at
+	}
+	return v, v.WriteText(e.stdout, co.style(e, now))
 }
 
 // flagsOnly is a flag set with the command's usage but no source flags.
