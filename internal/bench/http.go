@@ -189,10 +189,17 @@ func (s *suite) withDaemon(bin string, f func(p *daemonProc, c *http.Client) (fl
 		return 0, err
 	}
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second, DisableCompression: true}
+	start := time.Now()
 	v, err := f(p, &http.Client{Transport: tr})
 	tr.CloseIdleConnections()
 	if serr := p.stop(); err == nil {
 		err = serr
+	}
+	if ps := p.cmd.ProcessState; ps != nil {
+		// Whether the daemon was short of CPU: the machine has 2 cores,
+		// shared with the load.
+		fmt.Fprintf(s.log, "    ringriftd used %.1f CPU-s (user %.1f, sys %.1f) in %.1f s of load\n",
+			(ps.UserTime() + ps.SystemTime()).Seconds(), ps.UserTime().Seconds(), ps.SystemTime().Seconds(), time.Since(start).Seconds())
 	}
 	return v, err
 }
