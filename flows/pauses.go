@@ -61,6 +61,25 @@ func (m *Machines) PausedFor(key string, a Activity) []string {
 	return m.pausedFor(key, m.view(key), a)
 }
 
+// Blocked reports whether anything blocks activity a for config key: what
+// PausedFor answers, without building the list.
+func (m *Machines) Blocked(key string, a Activity) bool {
+	p := m.view(key)
+	if len(p.Paused) == 0 && len(m.cluster) == 0 && m.backpressure == nil {
+		return false
+	}
+	for _, r := range blockedBy[a] {
+		if r == PauseBackpressure {
+			if m.backpressured(key) {
+				return true
+			}
+		} else if p.Paused[r] || m.cluster[r] {
+			return true
+		}
+	}
+	return false
+}
+
 // ClusterPaused returns the cluster-wide pause reasons, sorted.
 func (m *Machines) ClusterPaused() []string {
 	var out []string

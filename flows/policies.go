@@ -85,7 +85,7 @@ func (m *Machines) threshold(e *event.Event, t *Thresholds, out []Decision) []De
 		if p == nil || p.State != Collecting || !p.SyncedSinceTraining {
 			return
 		}
-		if p.GamesSinceTraining < t.For(event.Players(k)).TrainingGames || len(m.PausedFor(k, ForTraining)) > 0 {
+		if p.GamesSinceTraining < t.For(event.Players(k)).TrainingGames || m.Blocked(k, ForTraining) {
 			return
 		}
 		pl := payload{}.int("games", p.GamesSinceTraining).str("reason", "games_threshold")

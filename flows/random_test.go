@@ -106,6 +106,9 @@ func TestRandomStreams(t *testing.T) {
 					}
 					for _, k := range r.m.PipelineKeys() {
 						require.Equal(t, r.m.Pipeline(k).State, r.m.Explain(k).State, "step %d %s", i, k)
+						for _, a := range []flows.Activity{flows.ForTraining, flows.ForPromotion} {
+							require.Equal(t, len(r.m.PausedFor(k, a)) > 0, r.m.Blocked(k, a), "step %d %s %s", i, k, a)
+						}
 					}
 					known, failing := 0, 0
 					for _, k := range r.m.NodeKeys() {
