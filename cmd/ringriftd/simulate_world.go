@@ -1,0 +1,521 @@
+package main
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/internal/gen"
+)
+
+// The simulated cluster is a set of actors — per config a pipeline driver,
+// a self-play runner, a champion monitor, quality and queue monitors; per
+// node a health agent; sync, resource pressure, chaos and leader election
+// for the cluster — each with one timer in simulated time. Every event
+// advances the simulated clock by --step; the event is that of the earliest
+// due timer, or background traffic (heartbeats, work, Elo updates from
+// internal/gen) when none is due. The actors follow the daemon: after every
+// answer the simulator reads the projections and each actor plans its next
+// step from the state the daemon reports (its policies decide thresholds,
+// promotions and recoveries), not from what it sent.
+
+// simTimerKind names an actor.
+type simTimerKind uint8
+
+const (
+	tPipeline simTimerKind = iota // per config
+	tSelfplay                     // per config
+	tMonitor                      // per config
+	tQuality                      // per config: data quality restored
+	tQueue                        // per config: queue backpressure released
+	tNode                         // per node
+	tSync
+	tPressure
+	tQualityDrop
+	tChaos
+	tLeader
+)
+
+type simSlot struct {
+	kind simTimerKind
+	idx  int
+}
+
+type simTimer struct {
+	due   time.Time
+	order uint64
+	s     simSlot
+	gen   uint64
+}
+
+// simTimers is a min-heap by due time, then scheduling order.
+type simTimers []simTimer
+
+func (q simTimers) Len() int { return len(q) }
+func (q simTimers) Less(i, j int) bool {
+	if !q[i].due.Equal(q[j].due) {
+		return q[i].due.Before(q[j].due)
+	}
+	return q[i].order < q[j].order
+}
+func (q simTimers) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *simTimers) Push(x any)   { *q = append(*q, x.(simTimer)) }
+func (q *simTimers) Pop() any {
+	old := *q
+	t := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return t
+}
+
+type simSlotState struct {
+	gen uint64
+	set bool
+}
+
+// simRole says why an event was sent, for reading its answer.
+type simRole uint8
+
+const (
+	roleOther    simRole = iota
+	rolePipeline         // a pipeline step of a config's driver
+	roleNode             // a node agent's event
+	roleBad              // wrong on purpose: must be refused
+	roleDup              // a re-sent event: must answer duplicate
+)
+
+// simEvent is one event as sent.
+type simEvent struct {
+	body      []byte
+	id        string
+	typ       string
+	key, node string
+	role      simRole
+	compat    bool
+}
+
+// simWorld is the simulated cluster.
+type simWorld struct {
+	o       simOptions
+	r       *rand.Rand
+	ids     *rand.ChaCha8
+	now     time.Time
+	order   uint64
+	timers  simTimers
+	slots   map[simSlot]*simSlotState
+	configs []*simConfig
+	byKey   map[string]*simConfig
+	nodes   []*simNode
+	byNode  map[string]*simNode
+	filler  *gen.Generator
+	shares  map[string]float64
+	// sent holds recently appended events (with ids) to re-send.
+	sent     [][]byte
+	sentNext int
+	leader   string
+	syncing  bool
+	resource bool // cluster-wide resource backpressure is on
+	cluster  string
+	answers  int
+}
+
+func newSimWorld(o simOptions) *simWorld {
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], o.Seed)
+	binary.LittleEndian.PutUint64(seed[8:], 0x52494e4752494654) // "RINGRIFT"
+	w := &simWorld{
+		o:      o,
+		r:      rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
+		ids:    rand.NewChaCha8(seed),
+		now:    o.Start,
+		slots:  map[simSlot]*simSlotState{},
+		byKey:  map[string]*simConfig{},
+		byNode: map[string]*simNode{},
+		filler: gen.New(gen.Options{Seed: o.Seed + 1, Start: o.Start, Step: o.Step, BadShare: 1e-9}),
+		shares: map[string]float64{},
+	}
+	for i, k := range event.ConfigKeys() {
+		c := &simConfig{idx: i, key: k, players: event.Players(k), mult: 1, models: map[string]float64{},
+			base: 1120 + 120*w.r.Float64(), lastSelfplay: o.Start}
+		w.configs = append(w.configs, c)
+		w.byKey[k] = c
+		w.at(simSlot{tSelfplay, i}, o.Start.Add(w.uniform(0, 2*time.Minute)))
+		w.at(simSlot{tMonitor, i}, o.Start.Add(w.minutes(20, 60)))
+	}
+	for i := 0; i < o.Nodes; i++ {
+		n := &simNode{idx: i, id: fmt.Sprintf("gpu-%02d", i), state: "unknown", seen: "unknown"}
+		w.nodes = append(w.nodes, n)
+		w.byNode[n.id] = n
+		w.at(simSlot{tNode, i}, o.Start.Add(time.Duration(i+1)*o.Step))
+	}
+	w.at(simSlot{tLeader, 0}, o.Start.Add(time.Duration(o.Nodes+1)*o.Step))
+	w.at(simSlot{tSync, 0}, o.Start.Add(w.minutes(1, 3)))
+	w.at(simSlot{tPressure, 0}, o.Start.Add(w.minutes(5, 10)))
+	w.at(simSlot{tQualityDrop, 0}, o.Start.Add(w.minutes(30, 90)))
+	w.at(simSlot{tChaos, 0}, o.Start.Add(w.minutes(10, 30)))
+	return w
+}
+
+// at (re)schedules the slot's timer, replacing any pending one.
+func (w *simWorld) at(s simSlot, due time.Time) {
+	st := w.slots[s]
+	if st == nil {
+		st = &simSlotState{}
+		w.slots[s] = st
+	}
+	st.gen++
+	st.set = true
+	w.order++
+	heap.Push(&w.timers, simTimer{due: due, order: w.order, s: s, gen: st.gen})
+}
+
+func (w *simWorld) after(s simSlot, d time.Duration) { w.at(s, w.now.Add(d)) }
+
+func (w *simWorld) pending(s simSlot) bool { st := w.slots[s]; return st != nil && st.set }
+
+func (w *simWorld) cancel(s simSlot) {
+	if st := w.slots[s]; st != nil {
+		st.gen++
+		st.set = false
+	}
+}
+
+// uniform is a duration in [lo, hi).
+func (w *simWorld) uniform(lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(w.r.Float64()*float64(hi-lo))
+}
+
+// minutes is a duration of lo to hi simulated minutes.
+func (w *simWorld) minutes(lo, hi float64) time.Duration {
+	return w.uniform(time.Duration(lo*float64(time.Minute)), time.Duration(hi*float64(time.Minute)))
+}
+
+// period is a background actor's period: lo–hi minutes, but at least the
+// time the actor's group (actors of them) may take at share of the events,
+// so that a large --step leaves most events to the pipelines.
+func (w *simWorld) period(lo, hi float64, actors int, share float64) time.Duration {
+	d := w.minutes(lo, hi)
+	floor := time.Duration(float64(w.o.Step) * float64(actors) / share * (0.8 + 0.4*w.r.Float64()))
+	return max(d, floor)
+}
+
+// chance reports true with probability p.
+func (w *simWorld) chance(p float64) bool { return w.r.Float64() < p }
+
+// normal is a normally distributed number.
+func (w *simWorld) normal(mean, sd float64) float64 { return mean + sd*w.r.NormFloat64() }
+
+// batch returns the next n events.
+func (w *simWorld) batch(n int) []simEvent {
+	out := make([]simEvent, 0, n)
+	for len(out) < n {
+		out = append(out, w.next())
+	}
+	return out
+}
+
+// next advances the clock one step and returns its event.
+func (w *simWorld) next() simEvent {
+	w.now = w.now.Add(w.o.Step)
+	if w.chance(w.o.Bad) {
+		return w.bad()
+	}
+	if len(w.sent) > 0 && w.chance(w.o.Dup) {
+		return simEvent{body: w.sent[w.r.IntN(len(w.sent))], typ: "(re-sent)", role: roleDup}
+	}
+	for w.timers.Len() > 0 && !w.timers[0].due.After(w.now) {
+		t := heap.Pop(&w.timers).(simTimer)
+		st := w.slots[t.s]
+		if st.gen != t.gen {
+			continue // replaced or cancelled
+		}
+		st.set = false
+		if e, ok := w.fire(t.s); ok {
+			return e
+		}
+	}
+	return w.background()
+}
+
+func (w *simWorld) fire(s simSlot) (simEvent, bool) {
+	switch s.kind {
+	case tPipeline:
+		return w.configs[s.idx].pipelineStep(w)
+	case tSelfplay:
+		return w.configs[s.idx].selfplay(w), true
+	case tMonitor:
+		return w.configs[s.idx].monitor(w)
+	case tQuality:
+		c := w.configs[s.idx]
+		c.lowQuality = false
+		return w.ev("high_quality_data_available", c.key, "", "QualityMonitor", sobj{}.f("quality_score", 0.7+0.2*w.r.Float64())), true
+	case tQueue:
+		c := w.configs[s.idx]
+		c.queued = false
+		return w.ev("backpressure_released", c.key, "", "QueueMonitor", sobj{}), true
+	case tNode:
+		return w.nodes[s.idx].step(w)
+	case tSync:
+		return w.sync(), true
+	case tPressure:
+		return w.pressure()
+	case tQualityDrop:
+		return w.qualityDrop()
+	case tChaos:
+		return w.chaos()
+	case tLeader:
+		return w.elect()
+	}
+	return simEvent{}, false
+}
+
+// ev builds a canonical event at the current simulated time, with an id.
+func (w *simWorld) ev(typ, key, node, source string, payload sobj) simEvent {
+	return w.evRaw(typ, key, node, source, "", payload.done())
+}
+
+// evRaw is ev with the payload as JSON bytes and a correlation id ("" =
+// none).
+func (w *simWorld) evRaw(typ, key, node, source, corr string, payload []byte) simEvent {
+	id := ulid.MustNew(ulid.Timestamp(w.now), w.ids).String()
+	b := append(make([]byte, 0, 256), `{"id":"`...)
+	b = append(b, id...)
+	b = append(b, `","type":`...)
+	b = event.AppendJSONString(b, typ)
+	if key != "" {
+		b = event.AppendJSONString(append(b, `,"config_key":`...), key)
+	}
+	if node != "" {
+		b = event.AppendJSONString(append(b, `,"node_id":`...), node)
+	}
+	b = event.AppendJSONString(append(b, `,"source":`...), source)
+	b = append(b, `,"time":"`...)
+	b = w.now.UTC().AppendFormat(b, event.TimeFormat)
+	b = append(b, '"')
+	if corr != "" {
+		b = append(append(append(b, `,"correlation_id":"`...), corr...), '"')
+	}
+	b = append(append(append(b, `,"payload":`...), payload...), '}')
+	return simEvent{body: b, id: id, typ: typ, key: key, node: node}
+}
+
+// compat builds an event in the compatibility shape of the Python workers:
+// event_type NAME, config and host inside the payload, unix timestamp,
+// the bus's own keys (origin, trace_id), no id.
+func (w *simWorld) compat(name, key, node, source string, payload sobj) simEvent {
+	payload = payload.s("config", key)
+	if node != "" {
+		payload = payload.s("host", node)
+	}
+	b := append(make([]byte, 0, 256), `{"event_type":`...)
+	b = event.AppendJSONString(b, name)
+	b = append(append(b, `,"payload":`...), payload.done()...)
+	b = append(b, `,"timestamp":`...)
+	b = strconv.AppendFloat(b, float64(w.now.UnixMilli())/1000, 'f', 3, 64)
+	b = event.AppendJSONString(append(b, `,"source":`...), source)
+	b = event.AppendJSONString(append(b, `,"origin":`...), "p2p-bus")
+	b = event.AppendJSONString(append(b, `,"trace_id":`...), fmt.Sprintf("%016x", w.r.Uint64()))
+	return simEvent{body: append(b, '}'), typ: name, key: key, node: node, compat: true}
+}
+
+// background is the traffic of a step with nothing due: coordinator
+// heartbeats, work queue and re-rated models, from internal/gen.
+func (w *simWorld) background() simEvent {
+	for range 100 {
+		g := w.filler.Next()
+		src := ""
+		switch g.Type {
+		case "coordinator_heartbeat":
+			src = "ClusterCoordinator"
+		case "work_queued":
+			src = "WorkQueue"
+		case "opponent_mastered":
+			src = "CurriculumTracker"
+		case "elo_updated":
+			src = "EloService"
+		default:
+			continue
+		}
+		return w.evRaw(g.Type, g.ConfigKey, g.NodeID, src, "", g.Payload)
+	}
+	return w.ev("coordinator_heartbeat", "", "", "ClusterCoordinator", sobj{}.s("daemon", "SelfplayScheduler"))
+}
+
+// bad is an event that is wrong on purpose, of the kinds the old bus let
+// through: a misspelt type, a bad config key, a missing required key, a
+// phantom promotion, the reserved source, a payload that is no object, a
+// recovery report for a healthy node.
+func (w *simWorld) bad() simEvent {
+	c := w.configs[w.r.IntN(len(w.configs))]
+	var e simEvent
+	switch w.r.IntN(7) {
+	case 0:
+		e = w.ev("training_complete", c.key, "", "TrainingCoordinator", sobj{}.s("model_path", c.modelPath()))
+	case 1:
+		e = w.ev("new_games", "hex9_2p", "", "SelfplayRunner", sobj{}.i("games", 12))
+	case 2:
+		e = w.ev("training_completed", c.key, "", "TrainingCoordinator", sobj{}.f("final_loss", 0.31))
+	case 3:
+		e = w.ev("promotion_started", c.key, "", "PromotionController", sobj{}.s("model_path", "models/"+c.key+"/phantom.pth"))
+	case 4:
+		e = w.ev("new_games", c.key, "", "ringriftd/threshold", sobj{}.i("games", 50))
+	case 5:
+		e = w.evRaw("evaluation_completed", c.key, "", "EvaluationDaemon", "", []byte("[0.71,0.96]"))
+	default:
+		for _, n := range w.nodes {
+			if n.seen == "healthy" && n.state == "healthy" && !n.broken {
+				e = w.ev("recovery_completed", "", n.id, "RecoveryManager", sobj{}.s("action", "restart_daemon"))
+				break
+			}
+		}
+		if e.body == nil {
+			e = w.ev("TRAINING_COMPLETE", c.key, "", "TrainingCoordinator", sobj{})
+		}
+	}
+	e.role = roleBad
+	return e
+}
+
+// sync alternates sync_started and its outcome, for every config at once.
+func (w *simWorld) sync() simEvent {
+	s := simSlot{tSync, 0}
+	if !w.syncing {
+		w.syncing = true
+		w.after(s, w.minutes(1, 3))
+		return w.ev("sync_started", "", "", "SyncDaemon", sobj{})
+	}
+	w.syncing = false
+	w.after(s, w.period(6, 12, 1, 0.08))
+	if w.chance(0.05) {
+		return w.ev("sync_failed", "", "", "SyncDaemon", sobj{}.s("error", "rsync: connection reset by peer"))
+	}
+	return w.ev("sync_completed", "", "", "SyncDaemon", sobj{}.i("files", int64(20+w.r.IntN(200))))
+}
+
+// pressure is the backpressure monitors: cluster-wide resource pressure
+// while most configs train or evaluate, and now and then a config's queue
+// filling up.
+func (w *simWorld) pressure() (simEvent, bool) {
+	w.after(simSlot{tPressure, 0}, w.minutes(4, 8))
+	busy := 0
+	for _, c := range w.configs {
+		switch c.state {
+		case "training", "trained", "evaluating":
+			busy++
+		}
+	}
+	switch {
+	case !w.resource && busy >= 9:
+		w.resource = true
+		return w.ev("backpressure_activated", "", "", "ResourceMonitor", sobj{}.s("level", "high").i("busy_configs", int64(busy))), true
+	case w.resource && busy <= 5:
+		w.resource = false
+		return w.ev("backpressure_released", "", "", "ResourceMonitor", sobj{}), true
+	case w.chance(0.15):
+		c := w.configs[w.r.IntN(len(w.configs))]
+		if c.queued {
+			return simEvent{}, false
+		}
+		c.queued = true
+		w.after(simSlot{tQueue, c.idx}, w.minutes(10, 30))
+		level := "hard"
+		if w.chance(0.4) {
+			level = "soft"
+		}
+		return w.ev("backpressure_activated", c.key, "", "QueueMonitor", sobj{}.s("level", level).i("queue_depth", int64(500+w.r.IntN(1500)))), true
+	}
+	return simEvent{}, false
+}
+
+// qualityDrop blocks a config's training for low data quality, restored
+// 10–30 minutes later.
+func (w *simWorld) qualityDrop() (simEvent, bool) {
+	w.after(simSlot{tQualityDrop, 0}, w.minutes(60, 120))
+	c := w.configs[w.r.IntN(len(w.configs))]
+	if c.lowQuality {
+		return simEvent{}, false
+	}
+	c.lowQuality = true
+	w.after(simSlot{tQuality, c.idx}, w.minutes(10, 30))
+	return w.ev("training_blocked_by_quality", c.key, "", "QualityMonitor",
+		sobj{}.f("quality_score", 0.35+0.2*w.r.Float64()).f("threshold", 0.6)), true
+}
+
+// chaos breaks a healthy node now and then: its daemon crashes (health
+// checks fail until the daemon recovers it) or the host drops off.
+func (w *simWorld) chaos() (simEvent, bool) {
+	w.after(simSlot{tChaos, 0}, w.minutes(20, 60))
+	var healthy []*simNode
+	for _, n := range w.nodes {
+		if n.seen == "healthy" && !n.broken {
+			healthy = append(healthy, n)
+		}
+	}
+	if len(healthy) == 0 {
+		return simEvent{}, false
+	}
+	n := healthy[w.r.IntN(len(healthy))]
+	n.broken = true
+	if n.id == w.leader {
+		w.after(simSlot{tLeader, 0}, w.minutes(0.5, 2))
+	}
+	if w.chance(0.25) {
+		n.state = "offline"
+		w.after(simSlot{tNode, n.idx}, w.minutes(5, 10)) // the daemon's recovery decision replans it
+		return w.ev("host_offline", "", n.id, "P2PNode", sobj{}.s("reason", "unreachable")), true
+	}
+	w.after(simSlot{tNode, n.idx}, w.minutes(0.2, 1))
+	return simEvent{}, false
+}
+
+// elect makes the first healthy node leader when there is none or the
+// leader is broken.
+func (w *simWorld) elect() (simEvent, bool) {
+	if l := w.byNode[w.leader]; l != nil && !l.broken {
+		return simEvent{}, false
+	}
+	for _, n := range w.nodes {
+		if n.known && !n.broken {
+			w.leader = n.id
+			return w.ev("leader_elected", "", n.id, "P2PNode", sobj{}.i("term", int64(w.r.IntN(1000)))), true
+		}
+	}
+	w.after(simSlot{tLeader, 0}, w.minutes(1, 2))
+	return simEvent{}, false
+}
+
+// sobj builds a compact JSON object with keys in the order written.
+type sobj []byte
+
+func (o sobj) key(k string) sobj {
+	if len(o) == 0 {
+		o = append(o, '{')
+	} else {
+		o = append(o, ',')
+	}
+	return append(event.AppendJSONString(o, k), ':')
+}
+
+func (o sobj) s(k, v string) sobj { return event.AppendJSONString(o.key(k), v) }
+
+func (o sobj) i(k string, v int64) sobj { return strconv.AppendInt(o.key(k), v, 10) }
+
+// f writes a number rounded to 3 decimals.
+func (o sobj) f(k string, v float64) sobj {
+	return strconv.AppendFloat(o.key(k), math.Round(v*1000)/1000, 'f', -1, 64)
+}
+
+func (o sobj) raw(k string, v []byte) sobj { return append(o.key(k), v...) }
+
+func (o sobj) done() []byte {
+	if len(o) == 0 {
+		return []byte("{}")
+	}
+	return append(o, '}')
+}
