@@ -132,6 +132,8 @@ type decisionRef struct {
 	ID          string `json:"id"`
 	Type        string `json:"type"`
 	CausationID string `json:"causation_id"`
+	ConfigKey   string `json:"config_key,omitempty"`
+	NodeID      string `json:"node_id,omitempty"`
 }
 
 // appendEvents is POST /v1/events: one event, a JSON array or NDJSON;
@@ -233,7 +235,8 @@ func (d *daemon) appendEvents(w http.ResponseWriter, r *http.Request) {
 					d.log.Warn("reading decisions for the answer", "seq", rr.Seq, "err", err)
 				}
 				for _, de := range ds {
-					decisions = append(decisions, decisionRef{Seq: de.Seq, ID: de.ID.String(), Type: de.Type, CausationID: de.CausationID})
+					decisions = append(decisions, decisionRef{Seq: de.Seq, ID: de.ID.String(), Type: de.Type,
+						CausationID: de.CausationID, ConfigKey: de.ConfigKey, NodeID: de.NodeID})
 				}
 			}
 		case journal.Duplicate:

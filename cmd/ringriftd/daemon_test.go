@@ -217,6 +217,7 @@ func TestAppendReadAndProjections(t *testing.T) {
 	decisions := out["decisions"].([]any)
 	require.Len(t, decisions, 1, "the threshold policy decided: %v", out)
 	assert.Equal(t, "training_threshold", decisions[0].(map[string]any)["type"])
+	assert.Equal(t, "hex8_2p", decisions[0].(map[string]any)["config_key"], "a decision names its config")
 
 	code, body := get(t, base+"/v1/events?config=hex8_2p&limit=10")
 	require.Equal(t, 200, code)
