@@ -75,20 +75,32 @@ func (e *Event) Opponents() []Opponent {
 // Weights returns the curriculum weights of a curriculum_rebalanced payload by
 // normalised config key; invalid keys or values are left out.
 func (e *Event) Weights() map[string]float64 {
+	var out map[string]float64
+	e.EachWeight(func(config string, w float64) {
+		if out == nil {
+			out = map[string]float64{}
+		}
+		out[config] = w
+	})
+	return out
+}
+
+// EachWeight calls fn for each valid weight of a curriculum_rebalanced
+// payload in payload order (a later duplicate of a config overrides an
+// earlier one, as in Weights), without building a map.
+func (e *Event) EachWeight(fn func(config string, w float64)) {
 	v, ok := e.raw("weights")
 	if !ok || v[0] != '{' {
-		return nil
+		return
 	}
-	out := map[string]float64{}
 	_ = eachField(v, func(k, x []byte) error {
 		ck, ok := NormalizeConfigKey(keyString(k))
 		w, okw := asNumber(x)
 		if ok && okw {
-			out[ck] = w
+			fn(ck, w)
 		}
 		return nil
 	})
-	return out
 }
 
 // NormalizedPayload is the payload as content deduplication sees it: aliases

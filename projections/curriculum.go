@@ -97,16 +97,10 @@ func (c *Curriculum) Apply(e *event.Event) bool {
 		if e.ConfigKey != "" {
 			c.config(e.ConfigKey)
 		}
-		ws := e.Weights()
-		keys := make([]string, 0, len(ws))
-		for k := range ws {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
 		changed := false
-		for _, k := range keys {
-			changed = c.set(c.config(k), ws[k]) || changed
-		}
+		e.EachWeight(func(k string, w float64) {
+			changed = c.set(c.config(k), w) || changed
+		})
 		return changed
 	}
 	if e.ConfigKey == "" {

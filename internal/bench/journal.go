@@ -106,6 +106,7 @@ func (s *suite) journalRead() error {
 	if err := fillJournal(s.ctx, j, s.scanEvents); err != nil {
 		return err
 	}
+	s.settle(j)
 	if s.want("journal.scan_decode") {
 		if _, err := s.median("journal.scan_decode.events_per_sec", func() (float64, error) {
 			n := 0
