@@ -52,27 +52,22 @@ func (s *suite) rebuildFigures() error {
 		return err
 	}
 	fmt.Fprintf(s.log, "appending %d generated events through the engine for the rebuild figures\n", s.scanEvents)
-	g := gen.New(gen.Options{Seed: 7})
-	batch := make([]event.Event, 0, 1000)
 	var cpSeq uint64
 	var cp []byte
-	for j.Durable() < uint64(s.scanEvents) {
-		batch = batch[:0]
-		for k := 0; k < 1000; k++ {
-			batch = append(batch, g.Next())
-		}
-		if _, err := j.Append(s.ctx, batch, journal.AppendOptions{}); err != nil {
-			j.Close()
-			return err
-		}
-		// The checkpoint a daemon would have written a little before the end.
+	// The checkpoint a daemon would have written a little before the end.
+	err = appendGenerated(s, j, func() error {
 		if cp == nil && j.Durable()+10_000 >= uint64(s.scanEvents) {
+			var err error
 			if cp, err = live.MarshalCheckpoint(); err != nil {
-				j.Close()
 				return err
 			}
 			cpSeq = j.Durable()
 		}
+		return nil
+	})
+	if err != nil {
+		j.Close()
+		return err
 	}
 	if err := j.SaveCheckpoint("engine", journal.Checkpoint{Version: engine.CheckpointVersion, Seq: cpSeq, Data: cp}); err != nil {
 		j.Close()

@@ -71,6 +71,16 @@ func writeGenerated(s *suite, dir string) error {
 		return err
 	}
 	fmt.Fprintf(s.log, "appending %d generated events for the replay figures\n", s.scanEvents)
+	if err := appendGenerated(s, j, nil); err != nil {
+		j.Close()
+		return err
+	}
+	return j.Close()
+}
+
+// appendGenerated appends generated events (seed 7, batches of 1,000) until
+// the journal holds scanEvents; after each batch it calls after (if set).
+func appendGenerated(s *suite, j *journal.Journal, after func() error) error {
 	g := gen.New(gen.Options{Seed: 7})
 	batch := make([]event.Event, 0, 1000)
 	for j.Durable() < uint64(s.scanEvents) {
@@ -79,11 +89,15 @@ func writeGenerated(s *suite, dir string) error {
 			batch = append(batch, g.Next())
 		}
 		if _, err := j.Append(s.ctx, batch, journal.AppendOptions{}); err != nil {
-			j.Close()
 			return err
 		}
+		if after != nil {
+			if err := after(); err != nil {
+				return err
+			}
+		}
 	}
-	return j.Close()
+	return nil
 }
 
 // timeProcess runs the binary with its output to /dev/null and returns its
