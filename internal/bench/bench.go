@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -112,6 +113,39 @@ func (s *suite) median(name string, f func() (float64, error)) (float64, error) 
 	}
 	s.report(name, m)
 	return m, nil
+}
+
+// ratio measures a against b in alternating runs (a, b, a, b …), so that
+// both meet the same machine (the disk's writeback, other load), reports
+// each one's median and the median of the per-pair ratios as name.
+func (s *suite) ratio(name, nameA string, a func() (float64, error), nameB string, b func() (float64, error)) error {
+	var as, bs, rs []float64
+	for i := 0; i < s.runs; i++ {
+		va, err := a()
+		if err != nil {
+			return fmt.Errorf("%s: %w", nameA, err)
+		}
+		vb, err := b()
+		if err != nil {
+			return fmt.Errorf("%s: %w", nameB, err)
+		}
+		fmt.Fprintf(s.log, "  pair %d: %s %.2f, %s %.2f, ratio %.3f\n", i+1, nameA, va, nameB, vb, va/vb)
+		as, bs, rs = append(as, va), append(bs, vb), append(rs, va/vb)
+	}
+	s.report(nameA, medianOf(as))
+	s.report(nameB, medianOf(bs))
+	s.report(name, medianOf(rs))
+	return nil
+}
+
+func medianOf(vals []float64) float64 {
+	vals = slices.Clone(vals)
+	sort.Float64s(vals)
+	m := vals[len(vals)/2]
+	if len(vals)%2 == 0 {
+		m = (vals[len(vals)/2-1] + vals[len(vals)/2]) / 2
+	}
+	return m
 }
 
 func (s *suite) report(name string, v float64) {

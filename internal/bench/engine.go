@@ -139,33 +139,19 @@ func (s *suite) settle(j *journal.Journal) {
 // appenders of generated traffic with the engine as the sequencer's hook and
 // without it.
 func (s *suite) enforceOverhead() error {
-	on, err := s.median("sequencer.enforce_on.events_per_sec", s.appendRate(func() journal.Hook { return engine.New(engine.Options{}) }))
-	if err != nil {
-		return err
-	}
-	off, err := s.median("sequencer.enforce_off.events_per_sec", s.appendRate(func() journal.Hook { return nil }))
-	if err != nil {
-		return err
-	}
-	s.report("sequencer.enforce_overhead", on/off)
-	return nil
+	return s.ratio("sequencer.enforce_overhead",
+		"sequencer.enforce_on.events_per_sec", s.appendRate(func() journal.Hook { return engine.New(engine.Options{}) }),
+		"sequencer.enforce_off.events_per_sec", s.appendRate(func() journal.Hook { return nil }))
 }
 
 // policiesOverhead compares the same traffic through the engine with every
 // policy on and with every policy off.
 func (s *suite) policiesOverhead() error {
-	on, err := s.median("sequencer.policies_on.events_per_sec", s.appendRate(func() journal.Hook {
-		return engine.New(engine.Options{Policies: flows.DefaultPolicyConfig()})
-	}))
-	if err != nil {
-		return err
-	}
-	off, err := s.median("sequencer.policies_off.events_per_sec", s.appendRate(func() journal.Hook { return engine.New(engine.Options{}) }))
-	if err != nil {
-		return err
-	}
-	s.report("sequencer.policies_overhead", on/off)
-	return nil
+	return s.ratio("sequencer.policies_overhead",
+		"sequencer.policies_on.events_per_sec", s.appendRate(func() journal.Hook {
+			return engine.New(engine.Options{Policies: flows.DefaultPolicyConfig()})
+		}),
+		"sequencer.policies_off.events_per_sec", s.appendRate(func() journal.Hook { return engine.New(engine.Options{}) }))
 }
 
 // appendRate returns a measurement of durable append throughput: 64
