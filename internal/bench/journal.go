@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ringrift/ringriftd/event"
@@ -154,18 +154,16 @@ func (s *suite) journalRSS() error {
 	}
 	cmd := exec.CommandContext(s.ctx, exe, "-rss-child", s.tempDir(), "-scan-events", strconv.Itoa(s.scanEvents))
 	cmd.Stderr = s.log
-	out, err := cmd.Output()
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	mb, err := peakRSS(cmd)
 	if err != nil {
 		return fmt.Errorf("rss child: %w", err)
 	}
-	usage, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return fmt.Errorf("rss child: no rusage on this platform")
+	if !strings.HasPrefix(out.String(), "done") {
+		return fmt.Errorf("rss child: unexpected output %q", out.String())
 	}
-	if !strings.HasPrefix(string(out), "done") {
-		return fmt.Errorf("rss child: unexpected output %q", out)
-	}
-	s.report("journal.rss_mb", float64(usage.Maxrss)/1024) // Maxrss is in KiB on Linux
+	s.report("journal.rss_mb", mb)
 	return nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ringrift/ringriftd/engine"
@@ -113,7 +112,7 @@ func timeProcess(s *suite, bin string, args []string) (float64, float64, error) 
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = devnull, &stderr
 	start := time.Now()
-	err = cmd.Run()
+	mb, err := peakRSS(cmd)
 	secs := time.Since(start).Seconds()
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
 		err = nil
@@ -121,11 +120,7 @@ func timeProcess(s *suite, bin string, args []string) (float64, float64, error) 
 	if err != nil {
 		return 0, 0, fmt.Errorf("replay %s: %w: %s", strings.Join(args, " "), err, stderr.String())
 	}
-	usage, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, 0, fmt.Errorf("no rusage on this platform")
-	}
-	return secs, float64(usage.Maxrss) / 1024, nil
+	return secs, mb, nil
 }
 
 func moduleRoot() (string, error) {
