@@ -136,3 +136,21 @@ func (n *Node) Failing() bool {
 type Backpressure interface {
 	Blocks(configKey string) bool
 }
+
+// StuckLimits are how long a pipeline state may last before the live API
+// calls the config stuck (projections.md): the syncing-related waits —
+// the states that wait for data or a model to move before the next stage,
+// training_ready, trained, evaluated and rolling_back — 30 min, training
+// 24 h, evaluating 2 h, candidate and promoting 10 min. collecting has no
+// limit. The view depends on the clock, so it is no part of the folded
+// state.
+var StuckLimits = map[string]time.Duration{
+	TrainingReady: 30 * time.Minute,
+	Trained:       30 * time.Minute,
+	Evaluated:     30 * time.Minute,
+	RollingBack:   30 * time.Minute,
+	Training:      24 * time.Hour,
+	Evaluating:    2 * time.Hour,
+	Candidate:     10 * time.Minute,
+	Promoting:     10 * time.Minute,
+}

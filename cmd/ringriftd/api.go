@@ -442,22 +442,49 @@ func (d *daemon) getEvent(w http.ResponseWriter, r *http.Request) {
 }
 
 // projection serves one projection, whole or (pathKey) one config of it.
+// It answers once the state it shows is durable (the engine runs ahead of
+// the fsync by at most one group commit), so a crash never takes back what
+// a reader saw. The pipelines view adds stuck and stuck_for by the clock.
 func (d *daemon) projection(name, pathKey string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var b []byte
-		d.eng.read(func(g *engine.Engine) { b, _ = g.ProjectionJSON(name) })
-		if pathKey == "" {
-			writeRaw(w, b)
+		if !d.ready.Load() {
+			writeRefusal(w, event.Errorf(event.CodeUnavailable, "", "retry when GET /readyz answers 200",
+				"ringriftd is catching up with its journal"))
 			return
 		}
-		key, ok := event.NormalizeConfigKey(r.PathValue(pathKey))
-		if !ok {
-			badParam(w, "config", r.PathValue(pathKey), "a config key such as hex8_2p")
+		var b []byte
+		var seq uint64
+		var stuck map[string]time.Duration
+		d.eng.read(func(g *engine.Engine) {
+			b, _ = g.ProjectionJSON(name)
+			seq = d.eng.admitted
+			if name == "pipelines" {
+				stuck = stuckPipelines(g.Machines(), time.Now())
+			}
+		})
+		if err := d.j.WaitDurable(r.Context(), seq); err != nil {
+			d.unavailable(w, err)
+			return
+		}
+		if pathKey == "" && len(stuck) == 0 {
+			writeRaw(w, b)
 			return
 		}
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(b, &m); err != nil {
 			d.unavailable(w, err)
+			return
+		}
+		for k, age := range stuck {
+			m[k] = withStuck(m[k], age)
+		}
+		if pathKey == "" {
+			writeJSON(w, http.StatusOK, m)
+			return
+		}
+		key, ok := event.NormalizeConfigKey(r.PathValue(pathKey))
+		if !ok {
+			badParam(w, "config", r.PathValue(pathKey), "a config key such as hex8_2p")
 			return
 		}
 		if name == "elo" {
@@ -472,6 +499,38 @@ func (d *daemon) projection(name, pathKey string) http.HandlerFunc {
 		}
 		writeRaw(w, one)
 	}
+}
+
+// stuckPipelines returns the configs whose state has lasted longer than its
+// limit (flows.StuckLimits) at now, with how long.
+func stuckPipelines(m *flows.Machines, now time.Time) map[string]time.Duration {
+	var out map[string]time.Duration
+	for _, k := range m.PipelineKeys() {
+		p := m.Pipeline(k)
+		limit, ok := flows.StuckLimits[p.State]
+		if !ok || p.EnteredAt.IsZero() {
+			continue
+		}
+		if age := now.Sub(p.EnteredAt); age > limit {
+			if out == nil {
+				out = map[string]time.Duration{}
+			}
+			out[k] = age
+		}
+	}
+	return out
+}
+
+// withStuck adds "stuck": true and "stuck_for" (a duration such as
+// "2h5m0s", to the second) to a pipeline's JSON object.
+func withStuck(obj json.RawMessage, age time.Duration) json.RawMessage {
+	if len(obj) < 2 {
+		return obj
+	}
+	out := append([]byte(nil), obj[:len(obj)-1]...)
+	out = append(out, `,"stuck":true,"stuck_for":`...)
+	out = strconv.AppendQuote(out, age.Truncate(time.Second).String())
+	return append(out, '}')
 }
 
 func (d *daemon) rejected(w http.ResponseWriter, r *http.Request) {
@@ -562,7 +621,11 @@ func (d *daemon) export(w http.ResponseWriter, r *http.Request) {
 		_, err = w.Write(buf)
 	}
 	if err != nil {
+		// The status line is sent: abort the connection, so the client
+		// sees a broken stream (and resumes with ?after=) rather than an
+		// export that looks complete.
 		d.log.Warn("export ended early", "err", err)
+		panic(http.ErrAbortHandler)
 	}
 }
 

@@ -107,7 +107,9 @@ func (c *Config) flagSet(fs *flag.FlagSet, getenv func(string) string) func() er
 	}
 	str(&c.DataDir, "data-dir", "./ringrift-data", "journal directory (Pebble)")
 	str(&c.Listen, "listen", "127.0.0.1:8765", "HTTP address; off loopback a --token (or --insecure) is required")
-	str(&c.Token, "token", "", "bearer token every /v1 request must carry (never logged)")
+	// The token's environment twin is read after parsing (finish), so that
+	// --help never prints it as a default.
+	fs.StringVar(&c.Token, "token", "", "bearer token every /v1 request must carry (never logged) (env "+envName("token")+")")
 	boolean(&c.Insecure, "insecure", "allow listening off loopback without a token")
 	boolean(&c.PublicRead, "public-read", "with a token, leave the GET endpoints open")
 	policies := "all"
@@ -131,6 +133,9 @@ func (c *Config) flagSet(fs *flag.FlagSet, getenv func(string) string) func() er
 	return func() error {
 		if err := errors.Join(envErrs...); err != nil {
 			return err
+		}
+		if c.Token == "" {
+			c.Token = getenv(envName("token"))
 		}
 		var err error
 		if c.Thresholds, err = loadThresholds(thresholds); err != nil {

@@ -29,7 +29,16 @@ type lockedEngine struct {
 	// admitted is the last seq the state reflects (decisions included);
 	// pending is what it will be at Commit. Both under mu.
 	admitted, pending uint64
-	onAdmit           func(e *event.Event, decisions []event.Event) // metrics and trace; may be nil
+	// onCommit sees every event the transaction kept, with its decisions
+	// (metrics and trace; may be nil); staged holds them until Commit, so
+	// that a rolled-back atomic append is never counted.
+	onCommit func(e *event.Event, decisions []event.Event)
+	staged   []stagedEvent
+}
+
+type stagedEvent struct {
+	e         *event.Event
+	decisions []event.Event
 }
 
 var _ journal.Hook = (*lockedEngine)(nil)
@@ -37,6 +46,7 @@ var _ journal.Hook = (*lockedEngine)(nil)
 func (l *lockedEngine) Begin(atomic bool) {
 	l.mu.Lock()
 	l.pending = l.admitted
+	l.staged = l.staged[:0]
 	l.g.Begin(atomic)
 }
 
@@ -44,8 +54,8 @@ func (l *lockedEngine) Admit(e *event.Event) ([]event.Event, *event.Error) {
 	ds, err := l.g.Admit(e)
 	if err == nil {
 		l.pending = e.Seq + uint64(len(ds))
-		if l.onAdmit != nil {
-			l.onAdmit(e, ds)
+		if l.onCommit != nil {
+			l.staged = append(l.staged, stagedEvent{e, ds})
 		}
 	}
 	return ds, err
@@ -54,11 +64,16 @@ func (l *lockedEngine) Admit(e *event.Event) ([]event.Event, *event.Error) {
 func (l *lockedEngine) Commit() {
 	l.g.Commit()
 	l.admitted = l.pending
+	for _, s := range l.staged {
+		l.onCommit(s.e, s.decisions)
+	}
+	l.staged = l.staged[:0]
 	l.mu.Unlock()
 }
 
 func (l *lockedEngine) Rollback() {
 	l.g.Rollback()
+	l.staged = l.staged[:0]
 	l.mu.Unlock()
 }
 
@@ -83,6 +98,7 @@ type daemon struct {
 	subs      []*registered // under subsMu
 	start     time.Time
 	stopping  chan struct{} // closed when the HTTP server shuts down: streams end
+	loops     sync.WaitGroup // the checkpoint loop; close waits for it
 }
 
 // openDaemon opens the journal with the engine as its hook. The engine is
@@ -96,7 +112,7 @@ func openDaemon(cfg Config, log *slog.Logger, m *metrics) (*daemon, error) {
 	d := &daemon{cfg: cfg, log: log, metrics: m, validator: event.NewValidator(cfg.MaxPayload), start: time.Now(), stopping: make(chan struct{})}
 	opts.Validator = d.validator
 	d.eng = &lockedEngine{g: engine.New(opts)}
-	d.eng.onAdmit = d.admitted
+	d.eng.onCommit = d.admitted
 	j, err := journal.Open(cfg.DataDir, journal.Options{Hook: d.eng, DedupWindow: cfg.Dedup,
 		Check: d.validator.Validate, Logger: log, OnCommit: m.committed})
 	if err != nil {
@@ -106,7 +122,7 @@ func openDaemon(cfg Config, log *slog.Logger, m *metrics) (*daemon, error) {
 	return d, nil
 }
 
-// admitted is called by the sequencer for every admitted event.
+// admitted is called by the sequencer for every event an append kept.
 func (d *daemon) admitted(e *event.Event, decisions []event.Event) {
 	d.metrics.admitted(e, decisions)
 	if d.cfg.Trace {
@@ -208,8 +224,10 @@ func (d *daemon) checkpointLoop(ctx context.Context) {
 	}
 }
 
-// close writes the final checkpoint and closes the handlers and the journal.
+// close writes the final checkpoint and closes the handlers and the journal;
+// the context of the checkpoint loop must have ended.
 func (d *daemon) close() error {
+	d.loops.Wait()
 	d.subsMu.Lock()
 	for _, s := range d.subs {
 		s.sub.Close()

@@ -202,6 +202,25 @@ func TestHelpListsFlagsWithEnvTwins(t *testing.T) {
 	for _, s := range []string{"-data-dir", "RINGRIFT_DATA_DIR", "-listen", "RINGRIFT_LISTEN", "-token", "RINGRIFT_TOKEN", "127.0.0.1:8765"} {
 		assert.Contains(t, out.String(), s)
 	}
+
+	// the token's environment twin works but is never printed as a default
+	env := func(k string) string {
+		if k == "RINGRIFT_TOKEN" {
+			return "hunter2-secret"
+		}
+		return ""
+	}
+	for _, args := range [][]string{{"--help"}, {"simulate", "--help"}} {
+		out.Reset()
+		_ = run(context.Background(), args, env, &out, &out)
+		assert.NotContains(t, out.String(), "hunter2", "%v", args)
+	}
+	var cfg Config
+	fs := newFlagSet()
+	finish := cfg.flagSet(fs, env)
+	require.NoError(t, fs.Parse(nil))
+	require.NoError(t, finish())
+	assert.Equal(t, "hunter2-secret", cfg.Token)
 }
 
 func TestAppendReadAndProjections(t *testing.T) {
@@ -277,6 +296,14 @@ func TestAppendRefusals(t *testing.T) {
 	assert.Equal(t, "refused", rs[1].(map[string]any)["status"])
 	assert.Equal(t, "flow_violation", rs[2].(map[string]any)["error"].(map[string]any)["code"])
 
+	// an atomic batch the machines refuse lands nothing and counts nothing
+	code, out = post(t, base+"/v1/events", "application/json",
+		`[{"type":"selfplay_complete","config_key":"hex8_2p"},{"type":"model_promoted","config_key":"hex8_2p","payload":{"model_path":"m"}}]`)
+	assert.Equal(t, 409, code, "%v", out)
+	assert.EqualValues(t, 1, out["error"].(map[string]any)["index"])
+	_, body = get(t, base+"/metrics")
+	assert.NotContains(t, string(body), `ringriftd_journaled_total{type="selfplay_complete"}`, "a rolled-back event is not counted")
+
 	// a flow violation alone: 409
 	code, out = post(t, base+"/v1/events", "application/json", `{"type":"model_promoted","config_key":"hex8_2p","payload":{"model_path":"m"}}`)
 	assert.Equal(t, 409, code, "%v", out)
@@ -294,6 +321,26 @@ func TestAppendRefusals(t *testing.T) {
 	code, body = get(t, base+"/v1/events?type=TRAINING_COMPLETE")
 	assert.Equal(t, 400, code)
 	assert.Contains(t, string(body), "training_completed")
+}
+
+// TestStuckView: the live pipelines view marks a state that outlived its
+// limit, by the clock; the folded projection (replay rebuild) does not.
+func TestStuckView(t *testing.T) {
+	base, _ := testDaemon(t, func(c *Config) { c.Policies = 0 })
+	old := time.Now().Add(-25 * time.Hour).UTC().Format(time.RFC3339)
+	code, out := post(t, base+"/v1/events", "application/json", `{"type":"training_started","config_key":"hex8_2p","time":"`+old+`"}`)
+	require.Equal(t, 200, code, "%v", out)
+	code, out = post(t, base+"/v1/events", "application/json", `{"type":"training_started","config_key":"square8_2p"}`)
+	require.Equal(t, 200, code, "%v", out)
+	_, body := get(t, base+"/v1/pipelines")
+	var m map[string]map[string]any
+	require.NoError(t, json.Unmarshal(body, &m))
+	assert.Equal(t, true, m["hex8_2p"]["stuck"], "training for 25 h > 24 h")
+	assert.Regexp(t, `^25h0m[0-9]+s$`, m["hex8_2p"]["stuck_for"])
+	assert.NotContains(t, m["square8_2p"], "stuck", "training for a moment")
+	assert.NotContains(t, m["hex8_3p"], "stuck", "collecting has no limit")
+	_, body = get(t, base+"/v1/pipelines/hex8_2p")
+	assert.Contains(t, string(body), `"stuck":true`)
 }
 
 func TestToken(t *testing.T) {

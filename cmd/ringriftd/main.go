@@ -125,7 +125,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(add
 		err = d.register(handlers...)
 	}
 	if err == nil {
-		go d.checkpointLoop(runCtx)
+		d.loops.Add(1)
+		go func() {
+			defer d.loops.Done()
+			d.checkpointLoop(runCtx)
+		}()
 		select {
 		case <-ctx.Done():
 		case err = <-served:

@@ -77,7 +77,9 @@ func parseSimulate(args []string, getenv func(string) string, stderr io.Writer) 
 		fs.IntVar(p, name, *p, usage(name, u))
 	}
 	str(&o.URL, "url", "http://127.0.0.1:8765", "the daemon's base URL")
-	str(&o.Token, "token", "", "bearer token, when the daemon has one (never printed)")
+	// The token's environment twin is read after parsing, so that --help
+	// never prints it as a default.
+	fs.StringVar(&o.Token, "token", "", usage("token", "bearer token, when the daemon has one (never printed)"))
 	num(&o.Rate, "rate", 100, "events per second, 0 = as fast as the daemon answers")
 	dur(&o.Duration, "duration", 0, "how long to run, 0 = until interrupted")
 	integer(&o.Events, "events", 0, "stop after this many events, 0 = no limit")
@@ -101,7 +103,11 @@ func parseSimulate(args []string, getenv func(string) string, stderr io.Writer) 
 			"duplicate events. Every flag has an environment twin.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if o.Token == "" {
+		o.Token = getenv(envName("token"))
+	}
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
 			fs.Usage()
