@@ -97,7 +97,7 @@ type daemon struct {
 	subsMu    sync.Mutex
 	subs      []*registered // under subsMu
 	start     time.Time
-	stopping  chan struct{} // closed when the HTTP server shuts down: streams end
+	stopping  chan struct{}  // closed when the HTTP server shuts down: streams end
 	loops     sync.WaitGroup // the checkpoint loop; close waits for it
 }
 
