@@ -97,8 +97,7 @@ type daemon struct {
 	subsMu    sync.Mutex
 	subs      []*registered // under subsMu
 	start     time.Time
-	stopping  chan struct{}  // closed when the HTTP server shuts down: streams end
-	loops     sync.WaitGroup // the checkpoint loop; close waits for it
+	stopping  chan struct{} // closed when the HTTP server shuts down: streams end
 }
 
 // openDaemon opens the journal with the engine as its hook. The engine is
@@ -202,32 +201,33 @@ func (d *daemon) checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// checkpointLoop checkpoints every CheckpointEvery until ctx ends.
-func (d *daemon) checkpointLoop(ctx context.Context) {
-	t := time.NewTicker(d.cfg.CheckpointEvery)
-	defer t.Stop()
-	var last uint64
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if d.j.Durable() == last {
-				continue
-			}
-			if err := d.checkpoint(ctx); err != nil && ctx.Err() == nil {
-				d.log.Warn("checkpoint failed", "err", err)
-				continue
-			}
-			last = d.j.Durable()
-		}
-	}
+// checkpointer writes the engine checkpoint. It is registered as the
+// subscription "checkpointer", so it follows the journal like any handler
+// (its cursor and lag are visible, daemon.md): on an event, once
+// CheckpointEvery has passed since its last checkpoint, it writes one. A
+// quiet journal needs none; shutdown writes the last.
+type checkpointer struct {
+	d    *daemon
+	last time.Time // only its subscription's goroutine touches it
 }
 
-// close writes the final checkpoint and closes the handlers and the journal;
-// the context of the checkpoint loop must have ended.
+func (c *checkpointer) Name() string    { return "checkpointer" }
+func (c *checkpointer) Types() []string { return nil }
+
+func (c *checkpointer) Handle(ctx context.Context, _ *event.Event) error {
+	if time.Since(c.last) < c.d.cfg.CheckpointEvery {
+		return nil
+	}
+	if err := c.d.checkpoint(ctx); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	c.last = time.Now()
+	return nil
+}
+
+// close closes the handlers, then writes the final checkpoint and closes
+// the journal.
 func (d *daemon) close() error {
-	d.loops.Wait()
 	d.subsMu.Lock()
 	for _, s := range d.subs {
 		s.sub.Close()

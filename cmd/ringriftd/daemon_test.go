@@ -450,6 +450,7 @@ func TestHandlers(t *testing.T) {
 	assert.Contains(t, string(body), `"name":"late"`)
 	assert.Contains(t, string(body), `"types":["new_games"]`)
 	assert.Contains(t, string(body), `"name":"broken"`)
+	assert.Contains(t, string(body), `"name":"checkpointer"`, "the daemon's own checkpointer is a subscription")
 }
 
 // syncBuffer is a bytes.Buffer safe for the logger's goroutines.

@@ -122,14 +122,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(add
 	defer cancel()
 	err = d.catchUp(runCtx)
 	if err == nil {
-		err = d.register(handlers...)
+		err = d.register(append([]Handler{&checkpointer{d: d, last: time.Now()}}, handlers...)...)
 	}
 	if err == nil {
-		d.loops.Add(1)
-		go func() {
-			defer d.loops.Done()
-			d.checkpointLoop(runCtx)
-		}()
 		select {
 		case <-ctx.Done():
 		case err = <-served:
