@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -214,8 +213,8 @@ func Lost(ctx context.Context, src Source, o LostOptions, emit func(*Finding) er
 	var refused, dups int
 	rejected := func() error {
 		if js, ok := src.(*JournalSource); ok {
-			return js.rejectedHeads(func(r *journal.Rejection, typ, key string) error {
-				f := rejectionFinding(r, typ, key)
+			return js.rejectedHeads(func(r *journal.Rejection, h head) error {
+				f := rejectionFinding(r, h)
 				if f.Kind == KindRefused {
 					refused++
 				} else {
@@ -225,8 +224,7 @@ func Lost(ctx context.Context, src Source, o LostOptions, emit func(*Finding) er
 			})
 		}
 		return rs.Rejected(func(r *journal.Rejection) error {
-			f := rejectionFinding(r, firstOf(rawField(r.Raw, "type"), rawField(r.Raw, "event_type")),
-				firstOf(rawField(r.Raw, "config_key"), rawField(r.Raw, "node_id")))
+			f := rejectionFinding(r, rawHead([]byte(r.Raw)))
 			if f.Kind == KindRefused {
 				refused++
 			} else {
@@ -680,7 +678,8 @@ func concurrently(ctx context.Context, pass func(context.Context) error, rejecte
 }
 
 // rejectionFinding turns a rejected-log entry into a finding.
-func rejectionFinding(r *journal.Rejection, typ, key string) Finding {
+func rejectionFinding(r *journal.Rejection, h head) Finding {
+	typ, key := h.Type, h.key()
 	if r.Code == "duplicate" {
 		return Finding{Kind: KindDuplicate, Key: keyOf(key), Seqs: []uint64{r.DuplicateOf},
 			Message: fmt.Sprintf("%s dropped as a duplicate of seq %d: %s", orUnknown(typ), r.DuplicateOf, oneLine(r.Message))}
@@ -700,38 +699,6 @@ func rejectionFinding(r *journal.Rejection, typ, key string) Finding {
 		where += " at " + r.Time.UTC().Format(time.RFC3339)
 	}
 	return Finding{Kind: KindRefused, Key: keyOf(key), Seqs: []uint64{}, Message: msg + where + "]"}
-}
-
-// rawField finds the first string value of "key" in a raw event, without
-// decoding it (the raw input may be invalid JSON, or cut at 4 KiB): enough
-// to name the type and key of a refused input.
-func rawField(raw, key string) string {
-	pat := `"` + key + `"`
-	for i := 0; ; {
-		j := strings.Index(raw[i:], pat)
-		if j < 0 {
-			return ""
-		}
-		k := i + j + len(pat)
-		for k < len(raw) && (raw[k] == ' ' || raw[k] == ':' && raw[k-1] != ':') {
-			k++
-		}
-		if k < len(raw) && raw[k] == '"' && raw[k-1] == ':' || k < len(raw) && raw[k] == '"' && strings.TrimSpace(raw[i+j+len(pat):k]) == ":" {
-			end := strings.IndexByte(raw[k+1:], '"')
-			if end < 0 {
-				return ""
-			}
-			v := raw[k+1 : k+1+end]
-			if strings.IndexByte(v, '\\') >= 0 {
-				var s string
-				if json.Unmarshal([]byte(raw[k:k+2+end]), &s) == nil {
-					return s
-				}
-			}
-			return v
-		}
-		i = k
-	}
 }
 
 func orUnknown(s string) string {

@@ -330,3 +330,41 @@ func TestLostEmitErrorStops(t *testing.T) {
 	assert.ErrorIs(t, err, boom)
 	assert.Equal(t, 3, n, fmt.Sprint("emit is not called after it failed"))
 }
+
+// TestLostRefusedHeads reads the type and key of refused inputs from their
+// top-level keys, as the decoder would: spaced JSON (Python's json.dumps),
+// the compatibility keys, keys lifted from the payload, decoys nested in
+// the payload, a raw input cut at journal.RawLimit, and one that is not
+// JSON at all.
+func TestLostRefusedHeads(t *testing.T) {
+	cases := []struct {
+		raw, typ string
+		key      any // string, or nil for no key
+	}{
+		{`{"event_type": "TRAINING_COMPLETE", "config_key": "hex8_2p"}`, "TRAINING_COMPLETE", "hex8_2p"},
+		{`{"payload":{"type":"inner","config_key":"zz"},"type":"training_complete","config_key":"hex8_2p"}`, "training_complete", "hex8_2p"},
+		{`{ "payload" : { "meta" : { "node_id" : "decoy" }, "host" : "gpu-07" } , "event_type" : "host_offline" }`, "host_offline", "gpu-07"},
+		{`{"type": "new_games", "payload": {"config": "square8_3p", "node": "gpu-01"}}`, "new_games", "square8_3p"},
+		{`{"type": "new_games", "payload": {"config_key": {"board": "hex8"}, "hostname": "gpu-02"}}`, "new_games", "gpu-02"},
+		{`{"tags": ["type", "config_key"], "type": "new_g\u0061mes", "config_key": "hex8_3p"}`, "new_games", "hex8_3p"},
+		{`{"type": "new_games", "config_key": "hex8_4p", "payload": {"games": [` + strings.Repeat("1, ", 2000), "new_games", "hex8_4p"},
+		{`not json, "type": "x", "config_key": "y"`, "an event", nil},
+	}
+	tj := newJournal(t, 0)
+	for _, c := range cases {
+		require.NoError(t, tj.j.Reject(journal.Rejection{Code: event.CodeUnknownEventType, Message: "refused", Raw: c.raw}))
+	}
+	r := tj.lost(replay.LostOptions{})
+	fs := findings(r, replay.KindRefused)
+	require.Len(t, fs, len(cases))
+	for i, c := range cases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			assert.True(t, strings.HasPrefix(fs[i].Message, c.typ+" refused"), "got %q, want type %s", fs[i].Message, c.typ)
+			if c.key == nil {
+				assert.Nil(t, fs[i].Key)
+			} else if assert.NotNil(t, fs[i].Key, "want key %s", c.key) {
+				assert.Equal(t, c.key, *fs[i].Key)
+			}
+		})
+	}
+}

@@ -1,9 +1,10 @@
 package replay
 
 import (
-	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -29,10 +30,9 @@ func (j *JournalSource) Rejected(fn func(*journal.Rejection) error) error {
 }
 
 // rejectedHeads is what Lost reads of the rejected log: each entry without
-// its raw event, and the raw event's type and key read from the stored
-// (escaped) JSON directly — most of an entry's bytes are the raw event, and
-// unescaping it is most of the cost.
-func (j *JournalSource) rejectedHeads(fn func(r *journal.Rejection, typ, key string) error) error {
+// its raw event, and the raw event's head (rawHead): most of an entry's
+// bytes are the raw event, and decoding it whole is most of the cost.
+func (j *JournalSource) rejectedHeads(fn func(r *journal.Rejection, h head) error) error {
 	var r journal.Rejection
 	return j.s.EachRejected(1, func(rseq uint64, v []byte) error {
 		var raw []byte
@@ -42,30 +42,150 @@ func (j *JournalSource) rejectedHeads(fn func(r *journal.Rejection, typ, key str
 				return err
 			}
 			r.Seq = rseq
-			return fn(&r, firstOf(rawField(r.Raw, "type"), rawField(r.Raw, "event_type")),
-				firstOf(rawField(r.Raw, "config_key"), rawField(r.Raw, "node_id")))
+			return fn(&r, rawHead([]byte(r.Raw)))
 		}
 		r.Seq = rseq
-		return fn(&r, firstOf(escapedField(raw, "type"), escapedField(raw, "event_type")),
-			firstOf(escapedField(raw, "config_key"), escapedField(raw, "node_id")))
+		return fn(&r, rawHead([]byte(str(raw))))
 	})
 }
 
-// escapedField finds "key":"value" in a raw event as it is stored inside
-// the entry's JSON (quotes escaped); values holding escapes are returned as
-// stored.
-func escapedField(raw []byte, key string) string {
-	pat := []byte(`\"` + key + `\":\"`)
-	i := bytes.Index(raw, pat)
-	if i < 0 {
-		return ""
+// head is what a refused input says about itself: its type, config, node
+// and source, as the daemon's decoder would read them (events.md).
+type head struct {
+	Type, ConfigKey, NodeID, Source string
+}
+
+// key is the config, else the node: the finding's key.
+func (h *head) key() string { return firstOf(h.ConfigKey, h.NodeID) }
+
+// liftedConfig and liftedNode are the payload keys whose string values stand
+// for a missing top-level config_key or node_id, in order of precedence
+// (events.md, "Compatibility input").
+var (
+	liftedConfig = []string{"config_key", "config"}
+	liftedNode   = []string{"node_id", "node", "host", "hostname"}
+)
+
+// rawHead reads the head of a raw input from its top-level keys only —
+// a "type" or "config_key" nested in the payload is not the event's —,
+// whatever the spacing: type, else event_type (the compatibility shape);
+// config_key, else a string config_key or config in the payload; node_id,
+// else a string node_id, node, host or hostname in the payload; source.
+// Only string values count. The raw input may be cut at journal.RawLimit or
+// not be JSON at all: what was read before the walk stopped is kept.
+func rawHead(raw []byte) head {
+	var h head
+	var eventType string
+	var cfg [2]string  // liftedConfig
+	var node [4]string // liftedNode
+	eachKey(raw, func(k, v []byte) {
+		switch string(k) {
+		case "type":
+			h.Type = str(v)
+		case "event_type":
+			eventType = str(v)
+		case "config_key":
+			h.ConfigKey = str(v)
+		case "node_id":
+			h.NodeID = str(v)
+		case "source":
+			h.Source = str(v)
+		case "payload":
+			eachKey(v, func(k, v []byte) {
+				if i := slices.Index(liftedConfig, string(k)); i >= 0 {
+					cfg[i] = str(v)
+				} else if i := slices.Index(liftedNode, string(k)); i >= 0 {
+					node[i] = str(v)
+				}
+			})
+		}
+	})
+	h.Type = firstOf(h.Type, eventType)
+	for _, c := range cfg {
+		h.ConfigKey = firstOf(h.ConfigKey, c)
 	}
-	v := raw[i+len(pat):]
-	end := bytes.Index(v, []byte(`\"`))
-	if end < 0 {
-		return ""
+	for _, n := range node {
+		h.NodeID = firstOf(h.NodeID, n)
 	}
-	return string(v[:end])
+	return h
+}
+
+// eachKey is a token walk over a JSON object: it calls fn with each
+// top-level key (unescaped) and the span of its value, nested objects and
+// arrays skipped whole by their brackets (outside strings), until the
+// object ends or the input stops being JSON. It decodes nothing itself:
+// encoding/json's Decoder costs ten times as much, and a rejected log can
+// hold a million entries.
+func eachKey(b []byte, fn func(key, val []byte)) {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return
+	}
+	for i = skipWS(b, i+1); i < len(b) && b[i] == '"'; {
+		end, esc := endString(b, i)
+		if end < 0 {
+			return
+		}
+		key := b[i+1 : end-1]
+		if esc {
+			key = []byte(str(b[i:end]))
+		}
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return
+		}
+		i = skipWS(b, i+1)
+		vEnd := skipValue(b, i)
+		if vEnd < 0 {
+			return
+		}
+		fn(key, b[i:vEnd])
+		i = skipWS(b, vEnd)
+		if i >= len(b) || b[i] != ',' {
+			return
+		}
+		i = skipWS(b, i+1)
+	}
+}
+
+// skipValue returns the index past the JSON value starting at b[i]; -1
+// when it does not end.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		end, _ := endString(b, i)
+		return end
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end, _ := endString(b, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) && !strings.ContainsRune(" \t\r\n,]}", rune(b[j])) {
+		j++
+	}
+	if j == i || j == len(b) {
+		return -1
+	}
+	return j
 }
 
 func decodeRejection(b []byte, r *journal.Rejection) bool { return decodeRejectionRaw(b, r, nil) }

@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"iter"
@@ -206,16 +205,9 @@ func matchRefused(f *Filter, e *event.Event) bool {
 }
 
 func refusedEntry(r *journal.Rejection) (*Entry, *event.Event) {
-	var raw struct {
-		Type      string `json:"type"`
-		EventType string `json:"event_type"`
-		ConfigKey string `json:"config_key"`
-		NodeID    string `json:"node_id"`
-		Source    string `json:"source"`
-	}
-	_ = json.Unmarshal([]byte(r.Raw), &raw)
-	en := &Entry{Time: r.Time, Type: orUnknown(firstOf(raw.Type, raw.EventType)), Key: firstOf(raw.ConfigKey, raw.NodeID), Source: raw.Source}
-	ev := &event.Event{Type: firstOf(raw.Type, raw.EventType), ConfigKey: raw.ConfigKey, NodeID: raw.NodeID, Time: r.Time}
+	h := rawHead([]byte(r.Raw))
+	en := &Entry{Time: r.Time, Type: orUnknown(h.Type), Key: h.key(), Source: h.Source}
+	ev := &event.Event{Type: h.Type, ConfigKey: h.ConfigKey, NodeID: h.NodeID, Time: r.Time}
 	if r.Code == "duplicate" {
 		en.Refused = &Refusal{Code: "duplicate", Message: fmt.Sprintf("duplicate of seq %d", r.DuplicateOf), RSeq: r.Seq}
 		return en, ev
