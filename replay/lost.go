@@ -42,8 +42,10 @@ type Finding struct {
 }
 
 // LostReport is `replay lost --json`: the findings and a count per kind
-// checked (a kind the source cannot show — the rejected log of a file — is
-// absent from the summary). Lost streams the findings to a callback and
+// checked. A kind the source cannot show is absent from the summary: a file
+// or a daemon's export has no rejected log and no subscription state, so its
+// summary has no duplicate, and refused only when some of its own lines did
+// not decode. Lost streams the findings to a callback and
 // returns the report without them; Collect keeps them.
 type LostReport struct {
 	Findings []Finding      `json:"findings"`
@@ -246,7 +248,13 @@ func Lost(ctx context.Context, src Source, o LostOptions, emit func(*Finding) er
 	if err != nil {
 		return nil, err
 	}
-	if hasRejected {
+	if _, lines := src.(*readerSource); lines {
+		// A file or a daemon's export has no rejected log: its refusals are
+		// its own lines that did not decode, and it has no duplicates.
+		if refused > 0 {
+			l.summary[KindRefused] = refused
+		}
+	} else if hasRejected {
 		l.summary[KindRefused], l.summary[KindDuplicate] = refused, dups
 	}
 	return &LostReport{Summary: l.summary, Now: l.now(), Events: l.events}, nil

@@ -303,9 +303,20 @@ func TestLostFileSource(t *testing.T) {
 	assert.Contains(t, fs[0].Message, "line 2")
 	assert.Contains(t, fs[0].Message, "did you mean training_completed")
 	assert.Contains(t, fs[1].Message, "invalid_json")
+	assert.Equal(t, 2, r.Summary[replay.KindRefused], "the lines that did not decode")
 	_, subs := r.Summary[replay.KindLaggingSubscription]
 	assert.False(t, subs, "a file has no subscription state")
+	_, dups := r.Summary[replay.KindDuplicate]
+	assert.False(t, dups, "a file has no rejected log: duplicates dropped by a daemon cannot be seen")
 	assert.Equal(t, uint64(2), r.Events)
+
+	clean := replay.NewReader("test", strings.NewReader(lines[0]+"\n"+lines[3]+"\n"))
+	r, err = replay.CollectLost(context.Background(), clean, replay.LostOptions{})
+	require.NoError(t, err)
+	for _, k := range []string{replay.KindRefused, replay.KindDuplicate} {
+		_, checked := r.Summary[k]
+		assert.False(t, checked, "a file whose lines all decode claims nothing about %s inputs", k)
+	}
 }
 
 func TestLostEmitErrorStops(t *testing.T) {

@@ -203,6 +203,11 @@ func (s *readerSource) read(ctx context.Context, r io.Reader, from uint64, f Fil
 	var e event.Event
 	for {
 		line, err := readLine(br)
+		if err != nil && err != io.EOF && s.resumable {
+			// the stream broke inside this line: it is read again whole
+			// when the stream is reopened
+			return &streamError{err}
+		}
 		if len(line) > 0 {
 			s.lines++
 			if s.lines&4095 == 0 && ctx.Err() != nil {

@@ -212,6 +212,15 @@ func TestURLSource(t *testing.T) {
 	assert.Equal(t, "0", afters[0])
 	assert.NotEqual(t, "0", afters[1], "the broken stream resumed after the last seq read")
 
+	broken = false
+	r, err := replay.CollectLost(context.Background(), u, replay.LostOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, findings(r, replay.KindRefused), "the line cut by the broken stream was read again whole, not refused")
+	for _, k := range []string{replay.KindRefused, replay.KindDuplicate, replay.KindLaggingSubscription} {
+		_, checked := r.Summary[k]
+		assert.False(t, checked, "an export has no rejected log or cursors: %s is not checked", k)
+	}
+
 	_, err = replay.OpenURL("ftp://x", "", nil)
 	assert.Error(t, err)
 }
