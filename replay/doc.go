@@ -12,4 +12,11 @@
 // form (the --json output) and a text form for people (WriteText), whose
 // times are relative to a "now" the caller passes, so output is
 // reproducible.
+//
+// A file is read in its order. Events without a seq (a compatibility dump)
+// are numbered after the event before them; a line that does not decode, or
+// whose seq does not rise (two exports concatenated), is not read: Rejected
+// reports it, and the lost-event report lists it as refused with its line.
+// A daemon's export that breaks is reopened after the last seq read, and
+// what it sends again is skipped.
 package replay

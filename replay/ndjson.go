@@ -127,7 +127,9 @@ var (
 )
 
 // OpenFile reads an NDJSON file: an export, or a dump in the compatibility
-// shape. Events without a seq are numbered by their position in the file.
+// shape. Events without a seq are numbered after the event before them (in
+// a dump: by their position); a line whose seq does not rise is not read
+// but reported by Rejected, like a line that does not decode.
 func OpenFile(path string) (Source, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -168,7 +170,7 @@ func (s *readerSource) Rejected(fn func(*journal.Rejection) error) error {
 func (s *readerSource) Scan(ctx context.Context, from uint64, f Filter, fn func(*event.Event) error) error {
 	from = max(from, f.FromSeq)
 	s.bad, s.lines = s.bad[:0], 0
-	var pos, last uint64 // pos numbers events without a seq
+	var last uint64
 	for attempt := 0; ; attempt++ {
 		after := last
 		if from > 1 && last == 0 {
@@ -178,7 +180,7 @@ func (s *readerSource) Scan(ctx context.Context, from uint64, f Filter, fn func(
 		if err != nil {
 			return err
 		}
-		err = s.read(ctx, rc, from, f, fn, &pos, &last)
+		err = s.read(ctx, rc, from, f, fn, &last)
 		rc.Close()
 		if err == nil || errors.Is(err, journal.ErrStop) {
 			s.scanned = true
@@ -198,7 +200,12 @@ type streamError struct{ err error }
 func (e *streamError) Error() string { return e.err.Error() }
 func (e *streamError) Unwrap() error { return e.err }
 
-func (s *readerSource) read(ctx context.Context, r io.Reader, from uint64, f Filter, fn func(*event.Event) error, pos, last *uint64) error {
+// read reads events from r. An event without a seq (a compatibility dump)
+// is numbered after the event before it; an event whose seq does not rise
+// is, in a resumed stream, one already read again, and skipped; in a file
+// (two exports concatenated, or edited), a bad line that Rejected reports:
+// the file's order is kept, so that seqs and points stay in order.
+func (s *readerSource) read(ctx context.Context, r io.Reader, from uint64, f Filter, fn func(*event.Event) error, last *uint64) error {
 	br := bufio.NewReaderSize(r, 256<<10)
 	var e event.Event
 	for {
@@ -219,21 +226,17 @@ func (s *readerSource) read(ctx context.Context, r io.Reader, from uint64, f Fil
 			}
 			ev, ref := DecodeLine(line)
 			if ref != nil {
-				if len(s.bad) < maxBadLines {
-					raw := line
-					if len(raw) > journal.RawLimit {
-						raw = raw[:journal.RawLimit]
-					}
-					s.bad = append(s.bad, journal.Rejection{Seq: uint64(s.lines), Code: ref.Code, Index: s.lines,
-						Field: ref.Field, Message: ref.Message, Hint: ref.Hint, Raw: string(raw), Remote: fileLine})
-				}
+				s.reject(line, ref)
 				goto next
 			}
-			*pos++
 			if ev.Seq == 0 {
-				ev.Seq = *pos
+				ev.Seq = *last + 1
 			} else if ev.Seq <= *last {
-				goto next // a resumed stream repeating what was read
+				if !s.resumable {
+					s.reject(line, event.Errorf(event.CodeInvalidField, "seq", "seqs that rise, as in an export",
+						"seq %d after seq %d: the file's seqs go backwards (exports concatenated?); the line is not read", ev.Seq, *last))
+				}
+				goto next
 			}
 			*last = ev.Seq
 			if ev.Seq < from || !f.Match(&ev) {
@@ -255,6 +258,20 @@ func (s *readerSource) read(ctx context.Context, r io.Reader, from uint64, f Fil
 			return &streamError{err}
 		}
 	}
+}
+
+// reject remembers a line that is not read (up to maxBadLines), cut at
+// journal.RawLimit as the rejected log would keep it.
+func (s *readerSource) reject(line []byte, ref *event.Error) {
+	if len(s.bad) >= maxBadLines {
+		return
+	}
+	raw, cut := line, false
+	if len(raw) > journal.RawLimit {
+		raw, cut = raw[:journal.RawLimit], true
+	}
+	s.bad = append(s.bad, journal.Rejection{Seq: uint64(s.lines), Code: ref.Code, Index: s.lines,
+		Field: ref.Field, Message: ref.Message, Hint: ref.Hint, Raw: string(raw), Truncated: cut, Remote: fileLine})
 }
 
 // fileLine marks the rejections a file source makes of its own lines.

@@ -311,3 +311,32 @@ func TestSnapshotDuringWrites(t *testing.T) {
 	require.NoError(t, <-done)
 	tj.j = nil // closed by the defer
 }
+
+// TestFileSeqsGoBackwards: a file is read in its order; a line whose seq
+// does not rise (two exports concatenated) is not read but reported, never
+// dropped silently; an event without a seq is numbered after the one before.
+func TestFileSeqsGoBackwards(t *testing.T) {
+	line := func(seq int, games int) string {
+		s := fmt.Sprintf(`{"type":"new_games","config_key":"hex8_2p","time":"2026-11-22T10:00:%02dZ","payload":{"games":%d}}`, games, games)
+		if seq > 0 {
+			s = fmt.Sprintf(`{"seq":%d,`, seq) + s[1:]
+		}
+		return s
+	}
+	in := strings.Join([]string{line(1, 1), line(2, 2), line(3, 3), line(2, 4), line(4, 5), line(0, 6)}, "\n")
+	src := replay.NewReader("test", strings.NewReader(in))
+	r, err := replay.CollectLost(context.Background(), src, replay.LostOptions{DuplicateWindow: -1})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(5), r.Events)
+	f := one(t, r, replay.KindRefused)
+	assert.Contains(t, f.Message, "seq 2 after seq 3")
+	assert.Contains(t, f.Message, "[line 4]")
+
+	var seqs []uint64
+	src = replay.NewReader("test", strings.NewReader(in))
+	require.NoError(t, src.Scan(context.Background(), 1, replay.Filter{}, func(e *event.Event) error {
+		seqs = append(seqs, e.Seq)
+		return nil
+	}))
+	assert.Equal(t, []uint64{1, 2, 3, 4, 5}, seqs)
+}
