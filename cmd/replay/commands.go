@@ -28,7 +28,7 @@ var commands = []*command{
 		example: "replay node --journal ./ringrift-data gpu-07",
 		run:     runNode},
 	{name: "lost", summary: "every way an event was lost or went wrong; exit 1 if any",
-		help:    "Reports refused events, dropped and probable duplicates, dead letters, stuck flows,\nbroken chains, orphan decisions, lagging subscriptions and unconsumed or unseen types.\nEach finding has its seqs and a one-line cause. Exits 1 when there is any finding.",
+		help:    "Reports refused events, dropped and probable duplicates, dead letters, stuck flows,\nbroken chains, orphan decisions, lagging subscriptions and unconsumed or unseen types.\nEach finding has its seqs and a one-line cause. Exits 1 when there is any finding.\nWith --json, stdout is one JSON document even when the report fails midway: it then\nends with \"error\" instead of \"summary\", and the command exits 2.",
 		example: "replay lost --journal ./ringrift-data --json > lost.json",
 		run:     runLost},
 	{name: "rebuild", summary: "all projections as of a seq or time, as the API shows them",
@@ -184,13 +184,17 @@ func runLost(e *env, c *command, args []string) error {
 			return err
 		})
 		done()
-		if err != nil {
-			return err
-		}
-		sum, _ := json.Marshal(rep.Summary)
 		if n > 0 {
 			w.WriteString("\n")
 		}
+		if err != nil {
+			// Close the document with the error, so that stdout stays valid
+			// JSON; the error also goes to stderr (exit 2).
+			msg, _ := json.Marshal(err.Error())
+			fmt.Fprintf(w, "], \"error\": %s}\n", msg)
+			return err
+		}
+		sum, _ := json.Marshal(rep.Summary)
 		fmt.Fprintf(w, "], \"summary\": %s}\n", sum)
 	} else {
 		lt := &replay.LostText{W: w}

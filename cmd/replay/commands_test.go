@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ringrift/ringriftd/replay"
 )
 
 func replayCmd(t *testing.T, args ...string) (string, string, error) {
@@ -81,4 +84,27 @@ func TestExportImportThroughTheCLI(t *testing.T) {
 	assert.ErrorContains(t, err, "--at")
 	_, _, err = replayCmd(t, "timeline", "--journal", dir, "--type", "training_complete")
 	assert.ErrorContains(t, err, "did you mean training_completed")
+}
+
+// TestLostJSONFailingMidway: when the report fails after findings were
+// written (here a line longer than replay.MaxLine), stdout is still one
+// valid JSON document, closed with the error, and the command fails with
+// the error (exit 2), not with findings (exit 1).
+func TestLostJSONFailingMidway(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "broken.ndjson")
+	in := `{"type":"health_check_failed","node_id":"gpu-01","time":"2026-11-22T10:00:00Z","payload":{}}` + "\n" +
+		`{"type":"health_check_failed","node_id":"gpu-01","time":"2026-11-22T10:00:12Z","payload":{}}` + "\n" +
+		`{"type":"new_games","payload":{"note":"` + strings.Repeat("x", 2*replay.MaxLine) + `"}}` + "\n"
+	require.NoError(t, os.WriteFile(path, []byte(in), 0o644))
+	out, _, err := replayCmd(t, "lost", "--file", path, "--json")
+	require.Error(t, err)
+	assert.False(t, errors.Is(err, errFailed), "a failure is not a finding: %v", err)
+	require.True(t, json.Valid([]byte(out)), "stdout is valid JSON: %s", out)
+	var doc struct {
+		Findings []json.RawMessage `json:"findings"`
+		Error    string            `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	assert.Len(t, doc.Findings, 1, "the probable duplicate found before the failure")
+	assert.Contains(t, doc.Error, "longer than")
 }
