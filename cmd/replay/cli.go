@@ -19,6 +19,7 @@ import (
 type env struct {
 	ctx    context.Context
 	getenv func(string) string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 }

@@ -402,7 +402,7 @@ func runImport(e *env, c *command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--policies: %w", err)
 	}
-	var r io.Reader = os.Stdin
+	r := e.stdin
 	if fs.Arg(0) != "-" {
 		fh, err := os.Open(fs.Arg(0))
 		if err != nil {

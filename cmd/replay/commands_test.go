@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,8 +20,14 @@ import (
 
 func replayCmd(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
+	return replayCmdIn(t, strings.NewReader(""), args...)
+}
+
+// replayCmdIn runs the command with stdin.
+func replayCmdIn(t *testing.T, stdin io.Reader, args ...string) (string, string, error) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), args, func(string) string { return "" }, &out, &errOut)
+	err := run(context.Background(), args, func(string) string { return "" }, stdin, &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 
@@ -107,4 +114,17 @@ func TestLostJSONFailingMidway(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &doc))
 	assert.Len(t, doc.Findings, 1, "the probable duplicate found before the failure")
 	assert.Contains(t, doc.Error, "longer than")
+}
+
+// TestImportFromStdin: "-" reads the stdin run is given.
+func TestImportFromStdin(t *testing.T) {
+	in, err := os.ReadFile("testdata/small.ndjson")
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "j")
+	out, _, err := replayCmdIn(t, bytes.NewReader(in), "import", "--into", dir, "--json", "-")
+	require.NoError(t, err)
+	var rep replay.ImportReport
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	assert.Equal(t, 405, rep.Lines)
+	assert.Equal(t, 1, rep.Undecoded)
 }

@@ -40,7 +40,7 @@ func TestGolden(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			args := append(append([]string{c.args[0]}, src...), c.args[1:]...)
-			err := run(context.Background(), args, func(string) string { return "" }, &out, &errOut)
+			err := run(context.Background(), args, func(string) string { return "" }, nil, &out, &errOut)
 			if c.failed {
 				require.True(t, errors.Is(err, errFailed), "want exit 1, got %v; stderr: %s", err, errOut.String())
 			} else {

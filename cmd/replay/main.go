@@ -27,7 +27,7 @@ var errFailed = errors.New("failed")
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	switch {
 	case errors.Is(err, errFailed):
 		os.Exit(1)
@@ -55,12 +55,15 @@ Run "replay COMMAND -h" for a command's flags and an example.
 	return b.String()
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run is the command: main's arguments, environment and standard streams
+// are passed in (nothing below reads os.Stdin or writes os.Stdout), so that
+// tests run commands in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage())
 		return errors.New("no command")
 	}
-	e := &env{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr}
+	e := &env{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	switch args[0] {
 	case "fixture":
 		return runFixture(ctx, args[1:], stdout, stderr)

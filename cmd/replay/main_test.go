@@ -31,19 +31,19 @@ expect: {projections: {pipelines: {hex8_2p: {state: trained}}}}
 	env := func(string) string { return "" }
 
 	var out, errOut bytes.Buffer
-	require.NoError(t, run(context.Background(), []string{"fixture", good}, env, &out, &errOut))
+	require.NoError(t, run(context.Background(), []string{"fixture", good}, env, nil, &out, &errOut))
 	assert.Contains(t, out.String(), "ok   "+good)
 
 	out.Reset()
-	err := run(context.Background(), []string{"fixture", good, bad}, env, &out, &errOut)
+	err := run(context.Background(), []string{"fixture", good, bad}, env, nil, &out, &errOut)
 	assert.True(t, errors.Is(err, errFailed), "an unmet expectation exits 1: %v", err)
 	assert.Contains(t, out.String(), `projections.pipelines.hex8_2p.state: expected "trained", found "training"`)
 	assert.Contains(t, out.String(), "1 of 2 fixtures failed")
 
 	out.Reset()
-	err = run(context.Background(), []string{"fixture", filepath.Join(dir, "missing.yaml")}, env, &out, &errOut)
+	err = run(context.Background(), []string{"fixture", filepath.Join(dir, "missing.yaml")}, env, nil, &out, &errOut)
 	assert.True(t, errors.Is(err, errFailed))
 	assert.Contains(t, out.String(), "FAIL")
 
-	assert.Error(t, run(context.Background(), []string{"nosuch"}, env, &out, &errOut))
+	assert.Error(t, run(context.Background(), []string{"nosuch"}, env, nil, &out, &errOut))
 }
