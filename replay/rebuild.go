@@ -54,18 +54,24 @@ func Rebuild(ctx context.Context, src Source, at Point, progress Progress) (*Pro
 	return ps[0], nil
 }
 
-// rebuildAt folds once and renders the projections at each point, in order
-// (points must not go backwards).
+// rebuildAt folds once and renders the projections at each point. The
+// points may come in any order and mix seqs and times: each is rendered
+// just before the first event that lies after it (Point.After), or at the
+// end.
 func rebuildAt(ctx context.Context, src Source, points []Point, progress Progress) ([]*Projections, error) {
 	eng := engine.New(engine.Options{})
-	var out []*Projections
+	out := make([]*Projections, len(points))
+	left := len(points)
 	var cur At
 	total := lastOf(src)
 	err := src.Scan(ctx, 1, Filter{}, func(e *event.Event) error {
-		for len(points) > len(out) && points[len(out)].After(e) {
-			out = append(out, render(eng, cur))
+		for i, p := range points {
+			if out[i] == nil && p.After(e) {
+				out[i] = render(eng, cur)
+				left--
+			}
 		}
-		if len(out) == len(points) {
+		if left == 0 {
 			return journal.ErrStop
 		}
 		eng.Fold(e)
@@ -79,8 +85,10 @@ func rebuildAt(ctx context.Context, src Source, points []Point, progress Progres
 	if err != nil && !errors.Is(err, journal.ErrStop) {
 		return nil, err
 	}
-	for len(out) < len(points) {
-		out = append(out, render(eng, cur))
+	for i := range out {
+		if out[i] == nil {
+			out[i] = render(eng, cur)
+		}
 	}
 	return out, nil
 }
@@ -256,21 +264,15 @@ type DiffReport struct {
 	Changes []Change `json:"changes"`
 }
 
-// Diff rebuilds the projections at a and at b (in one pass) and lists every
-// value that differs, by JSON path.
+// Diff rebuilds the projections at a and at b (in one pass; each a seq, a
+// time or the end, in either order) and lists every value that differs
+// from a to b, by JSON path.
 func Diff(ctx context.Context, src Source, a, b Point, progress Progress) (*DiffReport, error) {
-	swap := false
-	if !a.IsZero() && !b.IsZero() && (a.Seq != 0) == (b.Seq != 0) && (a.Seq > b.Seq || a.Time.After(b.Time)) || a.IsZero() && !b.IsZero() {
-		a, b, swap = b, a, true
-	}
 	ps, err := rebuildAt(ctx, src, []Point{a, b}, progress)
 	if err != nil {
 		return nil, err
 	}
 	pa, pb := ps[0], ps[1]
-	if swap {
-		pa, pb = pb, pa
-	}
 	r := &DiffReport{A: pa.At, B: pb.At, Changes: []Change{}}
 	for _, x := range []struct {
 		name string

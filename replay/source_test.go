@@ -340,3 +340,42 @@ func TestFileSeqsGoBackwards(t *testing.T) {
 	}))
 	assert.Equal(t, []uint64{1, 2, 3, 4, 5}, seqs)
 }
+
+// TestDiffMixedPoints: a seq and a time are placed where they fall in the
+// journal, whichever comes first in the call.
+func TestDiffMixedPoints(t *testing.T) {
+	tj := newJournal(t, 0)
+	tj.add("training_started", "hex8_2p", 0, `{}`)
+	tj.add("training_completed", "hex8_2p", 10, `{"model_path":"m.pth"}`)
+	tj.add("evaluation_started", "hex8_2p", 20, `{"model_path":"m.pth"}`)
+	tj.close()
+	src, err := replay.OpenJournal(tj.dir)
+	require.NoError(t, err)
+	defer src.Close()
+	early := replay.Point{Time: t0.Add(5 * time.Minute)} // after seq 1
+	late := replay.Point{Seq: 3}
+	state := func(d *replay.DiffReport) (from, to string) {
+		for _, c := range d.Changes {
+			if c.Path == "pipelines.hex8_2p.state" {
+				return string(c.From), string(c.To)
+			}
+		}
+		return "", ""
+	}
+	d, err := replay.Diff(context.Background(), src, late, early, nil)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), d.A.Seq)
+	assert.Equal(t, uint64(1), d.B.Seq)
+	from, to := state(d)
+	assert.Equal(t, `"evaluating"`, from)
+	assert.Equal(t, `"training"`, to)
+
+	d, err = replay.Diff(context.Background(), src, early, late, nil)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), d.A.Seq)
+	assert.Equal(t, uint64(3), d.B.Seq)
+	d, err = replay.Diff(context.Background(), src, replay.Point{}, early, nil)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), d.A.Seq, "the end")
+	assert.Equal(t, uint64(1), d.B.Seq)
+}

@@ -36,7 +36,7 @@ var commands = []*command{
 		example: "replay rebuild --journal ./ringrift-data --at 81200 --json",
 		run:     runRebuild},
 	{name: "diff", args: "A B", summary: "what changed in the projections between two points",
-		help:    "Rebuilds the projections at A and at B (each a seq or a time; \"end\" for the last event)\nand lists every value that changed, by path.",
+		help:    "Rebuilds the projections at A and at B (each a seq or a time, mixed as you like; \"end\"\nfor the last event) and lists every value that changed from A to B, by path.",
 		example: "replay diff --journal ./ringrift-data 80000 end",
 		run:     runDiff},
 	{name: "verify", summary: "decisions today's policies would take differently; exit 1 if any",
