@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -71,13 +72,22 @@ const importBatch = 1000
 // decisions) into a new journal in dir, which must not exist or be empty.
 // Events keep their ids, times and recorded_at, so an export imports to the
 // same journal. Lines that do not decode are kept in the new journal's
-// rejected log.
-func Import(ctx context.Context, r io.Reader, dir string, o ImportOptions) (*ImportReport, error) {
-	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+// rejected log, cut at journal.RawLimit. When the import fails, what it
+// wrote is removed: dir itself if Import created it, else its contents.
+func Import(ctx context.Context, r io.Reader, dir string, o ImportOptions) (rep *ImportReport, err error) {
+	ents, err := os.ReadDir(dir)
+	switch {
+	case err == nil && len(ents) > 0:
 		return nil, fmt.Errorf("import: %s is not empty; import into a new directory", dir)
-	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return nil, err
 	}
+	created := err != nil
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, removeImport(dir, created))
+		}
+	}()
 	enf := flows.Lenient
 	if o.Strict {
 		enf = flows.Strict
@@ -103,7 +113,7 @@ func Import(ctx context.Context, r io.Reader, dir string, o ImportOptions) (*Imp
 	if err != nil {
 		return nil, err
 	}
-	rep := &ImportReport{Dir: dir}
+	rep = &ImportReport{Dir: dir}
 	batch := make([]event.Event, 0, importBatch)
 	var batchAt int64
 	flush := func() error {
@@ -142,9 +152,9 @@ func Import(ctx context.Context, r io.Reader, dir string, o ImportOptions) (*Imp
 			e, ref := DecodeLine(line)
 			if ref != nil {
 				rep.Undecoded++
-				raw := string(line)
+				raw, cut := cutRaw(line)
 				rejects = append(rejects, journal.Rejection{Code: ref.Code, Index: rep.Lines, Field: ref.Field,
-					Message: fmt.Sprintf("line %d: %s", rep.Lines, ref.Message), Hint: ref.Hint, Raw: raw})
+					Message: fmt.Sprintf("line %d: %s", rep.Lines, ref.Message), Hint: ref.Hint, Raw: raw, Truncated: cut})
 			} else {
 				at := e.RecordedAt.UnixMilli()
 				if e.RecordedAt.IsZero() {
@@ -178,5 +188,25 @@ func Import(ctx context.Context, r io.Reader, dir string, o ImportOptions) (*Imp
 		j.Close()
 		return nil, err
 	}
-	return rep, j.Close()
+	if err := j.Close(); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// removeImport removes what a failed import wrote into dir: dir itself if
+// the import created it, else everything in it (it was empty).
+func removeImport(dir string, created bool) error {
+	if created {
+		return os.RemoveAll(dir)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range ents {
+		errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
+	}
+	return errors.Join(errs...)
 }

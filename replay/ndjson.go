@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
 
@@ -266,12 +267,23 @@ func (s *readerSource) reject(line []byte, ref *event.Error) {
 	if len(s.bad) >= maxBadLines {
 		return
 	}
-	raw, cut := line, false
-	if len(raw) > journal.RawLimit {
-		raw, cut = raw[:journal.RawLimit], true
-	}
+	raw, cut := cutRaw(line)
 	s.bad = append(s.bad, journal.Rejection{Seq: uint64(s.lines), Code: ref.Code, Index: s.lines,
-		Field: ref.Field, Message: ref.Message, Hint: ref.Hint, Raw: string(raw), Truncated: cut, Remote: fileLine})
+		Field: ref.Field, Message: ref.Message, Hint: ref.Hint, Raw: raw, Truncated: cut, Remote: fileLine})
+}
+
+// cutRaw is a refused line as the rejected log keeps it: at most
+// journal.RawLimit bytes, cut at the start of a UTF-8 character; cut says
+// whether it was.
+func cutRaw(line []byte) (raw string, cut bool) {
+	if len(line) <= journal.RawLimit {
+		return string(line), false
+	}
+	n := journal.RawLimit
+	for n > 0 && !utf8.RuneStart(line[n]) {
+		n--
+	}
+	return string(line[:n]), true
 }
 
 // fileLine marks the rejections a file source makes of its own lines.

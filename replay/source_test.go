@@ -3,14 +3,18 @@ package replay_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -378,4 +382,86 @@ func TestDiffMixedPoints(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(3), d.A.Seq, "the end")
 	assert.Equal(t, uint64(1), d.B.Seq)
+}
+
+// TestImportFailureRemovesWhatItWrote: a failed import leaves no half
+// journal behind: the directory it created is removed, an empty one it was
+// given is emptied again.
+func TestImportFailureRemovesWhatItWrote(t *testing.T) {
+	lines := `{"type":"new_games","config_key":"hex8_2p","time":"2026-11-22T10:00:00Z","payload":{"games":1}}` + "\n" + "not json\n"
+	broken := func() io.Reader {
+		return io.MultiReader(strings.NewReader(lines), iotest.ErrReader(errors.New("disk gone")))
+	}
+	dir := filepath.Join(t.TempDir(), "new")
+	_, err := replay.Import(context.Background(), broken(), dir, replay.ImportOptions{})
+	require.ErrorContains(t, err, "disk gone")
+	_, err = os.Stat(dir)
+	assert.True(t, os.IsNotExist(err), "the directory the import created is removed: %v", err)
+
+	empty := t.TempDir()
+	_, err = replay.Import(context.Background(), broken(), empty, replay.ImportOptions{})
+	require.ErrorContains(t, err, "disk gone")
+	assert.Empty(t, listing(t, empty), "the empty directory given is empty again")
+	_, err = replay.Import(context.Background(), strings.NewReader(lines), empty, replay.ImportOptions{})
+	require.NoError(t, err, "so a second import into it succeeds")
+}
+
+// TestImportKeepsRefusedLinesCut: an undecodable line is kept cut at
+// journal.RawLimit as soon as it is read, not whole until the end: memory
+// retained while importing 8 MiB of such lines stays small.
+func TestImportKeepsRefusedLinesCut(t *testing.T) {
+	line := `{"type":"nope","payload":{"x":"` + strings.Repeat("x", 256<<10) + `"}}` + "\n"
+	rs := make([]io.Reader, 32)
+	for i := range rs {
+		rs[i] = strings.NewReader(line)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	// measured at the first read (the journal is open) and at the end of
+	// the input (every line read, the refusals not yet written)
+	var first, end uint64
+	r := &readHook{r: io.MultiReader(rs...), first: func() { first = heap() }, eof: func() { end = heap() }}
+	dir := filepath.Join(t.TempDir(), "j")
+	rep, err := replay.Import(context.Background(), r, dir, replay.ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, len(rs), rep.Undecoded)
+	require.NotZero(t, end)
+	grew := int64(end) - int64(first)
+	t.Logf("heap grew %d KiB while reading", grew>>10)
+	assert.Less(t, grew, int64(4<<20), "the refused lines are kept cut, not whole")
+
+	src, err := replay.OpenJournal(dir)
+	require.NoError(t, err)
+	defer src.Close()
+	n := 0
+	require.NoError(t, src.Rejected(func(r *journal.Rejection) error {
+		n++
+		assert.True(t, r.Truncated)
+		assert.LessOrEqual(t, len(r.Raw), journal.RawLimit)
+		return nil
+	}))
+	assert.Equal(t, len(rs), n)
+}
+
+// readHook calls first before the first read and eof when r is exhausted.
+type readHook struct {
+	r          io.Reader
+	first, eof func()
+	started    bool
+}
+
+func (h *readHook) Read(p []byte) (int, error) {
+	if !h.started {
+		h.started = true
+		h.first()
+	}
+	n, err := h.r.Read(p)
+	if err == io.EOF {
+		h.eof()
+	}
+	return n, err
 }
