@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -50,7 +51,13 @@ var ErrNoJournal = errors.New("journal: no journal in directory")
 // read. A table deleted by a compaction while copying, or a manifest rotated,
 // makes Pebble's consistency check fail at open; OpenSnapshot then retries
 // with a fresh copy. Close removes the copy.
-func OpenSnapshot(dir string, opts Options) (*Snapshot, error) {
+//
+// The copy is made in a new directory under os.TempDir ($TMPDIR, else
+// /tmp). The tables are hard-linked when TMPDIR is on the journal's file
+// system and copied otherwise: for a large journal, point TMPDIR at a
+// directory on the same file system. ctx ends a copy early (the copy is
+// removed and ctx's error returned); an open in place does not wait on it.
+func OpenSnapshot(ctx context.Context, dir string, opts Options) (*Snapshot, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -68,13 +75,19 @@ func OpenSnapshot(dir string, opts Options) (*Snapshot, error) {
 	}
 	var last error
 	for attempt := 0; attempt < snapshotAttempts; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("journal: snapshot of %s: %w", dir, err)
+		}
 		tmp, err := os.MkdirTemp("", "ringrift-snapshot-")
 		if err != nil {
 			return nil, fmt.Errorf("journal: snapshot: %w", err)
 		}
-		if err := copyLive(dir, tmp); err != nil {
-			last = err
+		if err := copyLive(ctx, dir, tmp); err != nil {
 			os.RemoveAll(tmp)
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("journal: snapshot of %s: %w", dir, ctx.Err())
+			}
+			last = err
 			continue
 		}
 		j, err := openReadOnly(tmp, opts, nil)
@@ -155,8 +168,8 @@ func openReadOnly(dir string, opts Options, lock *pebble.Lock) (*Journal, error)
 }
 
 // copyLive copies a journal directory that another process may be writing,
-// in the order OpenSnapshot documents.
-func copyLive(src, dst string) error {
+// in the order OpenSnapshot documents, until ctx ends.
+func copyLive(ctx context.Context, src, dst string) error {
 	list := func() ([]string, error) {
 		ents, err := os.ReadDir(src)
 		if err != nil {
@@ -177,7 +190,7 @@ func copyLive(src, dst string) error {
 	}
 	for _, n := range names { // 1: the WALs
 		if strings.HasSuffix(n, ".log") {
-			if err := copyFile(filepath.Join(src, n), filepath.Join(dst, n)); err != nil && !os.IsNotExist(err) {
+			if err := copyFile(ctx, filepath.Join(src, n), filepath.Join(dst, n)); err != nil && !os.IsNotExist(err) {
 				return err
 			}
 		}
@@ -188,7 +201,7 @@ func copyLive(src, dst string) error {
 	for _, pass := range []string{"marker.", "OPTIONS-", "MANIFEST-"} { // 2: markers, options, manifest
 		for _, n := range names {
 			if strings.HasPrefix(n, pass) {
-				if err := copyFile(filepath.Join(src, n), filepath.Join(dst, n)); err != nil && !os.IsNotExist(err) {
+				if err := copyFile(ctx, filepath.Join(src, n), filepath.Join(dst, n)); err != nil && !os.IsNotExist(err) {
 					return err
 				}
 			}
@@ -201,7 +214,7 @@ func copyLive(src, dst string) error {
 				if os.IsNotExist(err) {
 					continue // compacted away; the open's consistency check decides
 				}
-				if err := copyFile(s, d); err != nil && !os.IsNotExist(err) {
+				if err := copyFile(ctx, s, d); err != nil && !os.IsNotExist(err) {
 					return err
 				}
 			}
@@ -210,7 +223,15 @@ func copyLive(src, dst string) error {
 	return nil
 }
 
-func copyFile(src, dst string) error {
+// copyChunk is how much copyFile copies between two looks at ctx.
+const copyChunk = 8 << 20
+
+// copyFile copies src to dst, a chunk at a time (each chunk in the kernel
+// where it can), until ctx ends.
+func copyFile(ctx context.Context, src, dst string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -220,11 +241,19 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
+	for {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		if _, err = io.CopyN(out, in, copyChunk); err != nil {
+			break
+		}
 	}
-	return out.Close()
+	if err == io.EOF {
+		return out.Close()
+	}
+	out.Close()
+	return err
 }
 
 // Cursor is a subscription's stored cursor.

@@ -26,9 +26,11 @@ var (
 	_ IDSource       = (*JournalSource)(nil)
 )
 
-// OpenJournal opens the journal in dir for reading.
-func OpenJournal(dir string) (*JournalSource, error) {
-	s, err := journal.OpenSnapshot(dir, journal.Options{})
+// OpenJournal opens the journal in dir for reading; ctx ends the copy of a
+// journal a daemon holds (journal.OpenSnapshot, which says where the copy
+// goes: TMPDIR).
+func OpenJournal(ctx context.Context, dir string) (*JournalSource, error) {
+	s, err := journal.OpenSnapshot(ctx, dir, journal.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -84,7 +84,7 @@ func ev(typ, key string, min float64, payload string) event.Event {
 func (tj *testJournal) lost(o replay.LostOptions) *replay.LostReport {
 	tj.t.Helper()
 	tj.close()
-	src, err := replay.OpenJournal(tj.dir)
+	src, err := replay.OpenJournal(context.Background(), tj.dir)
 	require.NoError(tj.t, err)
 	defer src.Close()
 	r, err := replay.CollectLost(context.Background(), src, o)
@@ -327,7 +327,7 @@ func TestLostEmitErrorStops(t *testing.T) {
 		tj.add("health_check_failed", "gpu-01", float64(i)/10, `{}`)
 	}
 	tj.close()
-	src, err := replay.OpenJournal(tj.dir)
+	src, err := replay.OpenJournal(context.Background(), tj.dir)
 	require.NoError(t, err)
 	defer src.Close()
 	boom := errors.New("boom")

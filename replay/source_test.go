@@ -58,7 +58,7 @@ func export(t *testing.T, src replay.Source) string {
 func TestSnapshotWhileOpen(t *testing.T) {
 	tj := generated(t, 2000)
 	before := listing(t, tj.dir)
-	src, err := replay.OpenJournal(tj.dir)
+	src, err := replay.OpenJournal(context.Background(), tj.dir)
 	require.NoError(t, err)
 	assert.True(t, src.Snapshot().Copied, "the directory is locked: a copy is read")
 	assert.Contains(t, src.Name(), "a copy")
@@ -76,7 +76,7 @@ func TestSnapshotWhileOpen(t *testing.T) {
 	assert.Equal(t, before, listingWithout(t, tj.dir, before), "the snapshot wrote nothing into the source")
 
 	tj.close()
-	src, err = replay.OpenJournal(tj.dir)
+	src, err = replay.OpenJournal(context.Background(), tj.dir)
 	require.NoError(t, err)
 	defer src.Close()
 	assert.False(t, src.Snapshot().Copied, "a stopped daemon's directory is read in place")
@@ -117,7 +117,7 @@ func listingWithout(t *testing.T, dir string, before map[string]bool) map[string
 func TestExportImportRoundTrip(t *testing.T) {
 	tj := generated(t, 1500)
 	tj.close()
-	src, err := replay.OpenJournal(tj.dir)
+	src, err := replay.OpenJournal(context.Background(), tj.dir)
 	require.NoError(t, err)
 	first := export(t, src)
 	require.NoError(t, src.Close())
@@ -126,7 +126,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	rep, err := replay.Import(context.Background(), strings.NewReader(first), dir, replay.ImportOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, 0, rep.Undecoded+rep.Refused+rep.Duplicates, "%+v", rep)
-	src2, err := replay.OpenJournal(dir)
+	src2, err := replay.OpenJournal(context.Background(), dir)
 	require.NoError(t, err)
 	defer src2.Close()
 	assert.Equal(t, first, export(t, src2), "an export imports to the same journal")
@@ -146,7 +146,7 @@ func TestImportCompatibilityShapeLenient(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, rep.Appended, "lenient: the violation (completed before started) is journaled")
 	assert.Equal(t, 1, rep.Undecoded)
-	src, err := replay.OpenJournal(dir)
+	src, err := replay.OpenJournal(context.Background(), dir)
 	require.NoError(t, err)
 	defer src.Close()
 	r, err := replay.CollectLost(context.Background(), src, replay.LostOptions{})
@@ -163,7 +163,7 @@ func TestImportCompatibilityShapeLenient(t *testing.T) {
 func TestURLSource(t *testing.T) {
 	tj := generated(t, 800)
 	tj.close()
-	src, err := replay.OpenJournal(tj.dir)
+	src, err := replay.OpenJournal(context.Background(), tj.dir)
 	require.NoError(t, err)
 	all := export(t, src)
 	want, err := replay.Rebuild(context.Background(), src, replay.Point{}, nil)
@@ -235,7 +235,7 @@ func TestDiffAndTimeline(t *testing.T) {
 	tj.add("new_games", "hex8_2p", 1, `{"games":60}`) // the threshold policy decides
 	tj.add("training_started", "hex8_2p", 2, `{}`)
 	tj.close()
-	src, err := replay.OpenJournal(tj.dir)
+	src, err := replay.OpenJournal(context.Background(), tj.dir)
 	require.NoError(t, err)
 	defer src.Close()
 	d, err := replay.Diff(context.Background(), src, replay.Point{Seq: 2}, replay.Point{}, nil)
@@ -296,7 +296,7 @@ func TestSnapshotDuringWrites(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		durable := tj.j.Durable()
-		src, err := replay.OpenJournal(tj.dir)
+		src, err := replay.OpenJournal(context.Background(), tj.dir)
 		require.NoError(t, err)
 		var next uint64 = 1
 		err = src.Scan(context.Background(), 1, replay.Filter{}, func(e *event.Event) error {
@@ -353,7 +353,7 @@ func TestDiffMixedPoints(t *testing.T) {
 	tj.add("training_completed", "hex8_2p", 10, `{"model_path":"m.pth"}`)
 	tj.add("evaluation_started", "hex8_2p", 20, `{"model_path":"m.pth"}`)
 	tj.close()
-	src, err := replay.OpenJournal(tj.dir)
+	src, err := replay.OpenJournal(context.Background(), tj.dir)
 	require.NoError(t, err)
 	defer src.Close()
 	early := replay.Point{Time: t0.Add(5 * time.Minute)} // after seq 1
@@ -434,7 +434,7 @@ func TestImportKeepsRefusedLinesCut(t *testing.T) {
 	t.Logf("heap grew %d KiB while reading", grew>>10)
 	assert.Less(t, grew, int64(4<<20), "the refused lines are kept cut, not whole")
 
-	src, err := replay.OpenJournal(dir)
+	src, err := replay.OpenJournal(context.Background(), dir)
 	require.NoError(t, err)
 	defer src.Close()
 	n := 0

@@ -68,13 +68,13 @@ func (co *common) open(e *env) (replay.Source, error) {
 	switch {
 	case n == 0:
 		if dir := e.getenv("RINGRIFT_DATA_DIR"); dir != "" {
-			return replay.OpenJournal(dir)
+			return replay.OpenJournal(e.ctx, dir)
 		}
 		return nil, errors.New("no source: give --journal DIR, --file F.ndjson or --url http://host:port")
 	case n > 1:
 		return nil, errors.New("one source per call: --journal, --file or --url")
 	case co.journal != "":
-		return replay.OpenJournal(co.journal)
+		return replay.OpenJournal(e.ctx, co.journal)
 	case co.file != "":
 		return replay.OpenFile(co.file)
 	}

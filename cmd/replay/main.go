@@ -26,7 +26,10 @@ var errFailed = errors.New("failed")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal now kills the process at once
+	}()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	switch {
 	case errors.Is(err, errFailed):
@@ -48,7 +51,9 @@ func usage() string {
 	fmt.Fprintf(&b, "  %-18s %s\n", "fixture FILE...", "run fixture files and report every unmet expectation")
 	b.WriteString(`
 Every command but fixture and import reads one source and has --json. A journal
-directory is never written: a daemon's open one is read from a copy.
+directory is never written: a daemon's open one is read from a copy, made under
+$TMPDIR (on the journal's file system its tables are linked, not copied).
+Ctrl-C stops a command; a second Ctrl-C kills it at once.
 
 Run "replay COMMAND -h" for a command's flags and an example.
 `)

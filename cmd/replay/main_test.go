@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -46,4 +50,53 @@ expect: {projections: {pipelines: {hex8_2p: {state: trained}}}}
 	assert.Contains(t, out.String(), "FAIL")
 
 	assert.Error(t, run(context.Background(), []string{"nosuch"}, env, nil, &out, &errOut))
+}
+
+// TestSecondInterruptKills runs main in a child process (this test binary)
+// that imports from a stdin kept open and quiet: blocked in a read, it
+// cannot see the first interrupt, and must die at the second.
+func TestSecondInterruptKills(t *testing.T) {
+	if args := os.Getenv("REPLAY_TEST_MAIN"); args != "" {
+		os.Args = append([]string{"replay"}, strings.Fields(args)...)
+		main()
+		return
+	}
+	dir := filepath.Join(t.TempDir(), "j")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSecondInterruptKills$")
+	cmd.Env = append(os.Environ(), "REPLAY_TEST_MAIN=import --into "+dir+" -")
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	defer stdin.Close()
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+
+	// the import has opened its journal (main set up its signals before)
+	// and waits on stdin
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if ents, _ := os.ReadDir(dir); len(ents) > 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the child never opened its journal")
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	select {
+	case err := <-exited:
+		t.Fatalf("the first interrupt is the command's to handle, yet the child exited: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee)
+		ws, ok := ee.Sys().(syscall.WaitStatus)
+		require.True(t, ok)
+		assert.True(t, ws.Signaled() && ws.Signal() == syscall.SIGINT, "killed by the second interrupt: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second interrupt did not kill the child")
+	}
 }
