@@ -27,8 +27,8 @@ func TestCatalogMatchesShared(t *testing.T) {
 
 func TestCatalogFacts(t *testing.T) {
 	c := event.Default()
-	assert.Len(t, c.Types(), 179, "179 types")
-	assert.Len(t, c.Rows(), 180, "179 types plus one alias row")
+	assert.Len(t, c.Types(), 180, "180 types")
+	assert.Len(t, c.Rows(), 181, "180 types plus one alias row")
 	assert.Len(t, c.Categories(), 15)
 	assert.Len(t, c.CrossProcess(), 32)
 
@@ -49,7 +49,7 @@ func TestCatalogFacts(t *testing.T) {
 			differ++
 		}
 	}
-	assert.Equal(t, 179, values)
+	assert.Equal(t, 180, values)
 	assert.Equal(t, 16, differ, "16 types have a value that differs from the lowercased name")
 
 	for _, tc := range []struct{ in, value, category string }{
@@ -77,7 +77,7 @@ func TestCatalogFacts(t *testing.T) {
 	assert.Contains(t, c.CrossProcess(), "model_promoted")
 	assert.NotContains(t, c.CrossProcess(), "promotion_rejected")
 	for _, added := range []string{"consolidation_started", "consolidation_complete", "selfplay_allocation_updated",
-		"cluster_stall_detected", "disk_space_low", "model_distribution_started", "model_distribution_complete"} {
+		"cluster_stall_detected", "disk_space_low", "model_distribution_started", "model_distribution_complete", "handler_redelivered"} {
 		assert.True(t, event.Known(added), added)
 	}
 	s, ok := c.Suggest("trainng_started")

@@ -76,6 +76,8 @@ var refusalCases = []struct {
 	{"opponent bad rate", `{"type": "evaluation_completed", "config_key": "hex8_2p", "payload": {"model_path": "m", "opponents": {"random": {"games": 5, "win_rate": 2}}}}`, event.CodeInvalidField, "payload.opponents.random.win_rate", ""},
 	{"vs rate without games_played", `{"type": "evaluation_completed", "config_key": "hex8_2p", "payload": {"model_path": "m", "vs_random_rate": 0.9}}`, event.CodeMissingField, "payload.games_played", ""},
 	{"opponent shapes disagree", `{"type": "evaluation_completed", "config_key": "hex8_2p", "payload": {"model_path": "m", "opponents": {"random": {"games": 50, "win_rate": 0.9}}, "vs_random_rate": 0.8, "games_played": 50}}`, event.CodeConflictingField, "payload.vs_random_rate", ""},
+	{"redelivery needs its dead letter's seq", `{"type": "handler_redelivered", "payload": {"handler": "h"}}`, event.CodeMissingField, "payload.event_seq", ""},
+	{"redelivery needs its handler", `{"type": "handler_redelivered", "payload": {"event_seq": 3}}`, event.CodeMissingField, "payload.handler", ""},
 	{"work needs work_id", `{"type": "work_queued", "payload": {}}`, event.CodeMissingField, "payload.work_id", "job_id"},
 	{"type and event_type disagree", `{"type": "sync_started", "event_type": "sync_completed"}`, event.CodeConflictingField, "event_type", ""},
 }

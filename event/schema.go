@@ -182,6 +182,8 @@ var schemas = map[string]*Schema{
 	"disk_space_low":              {ScopeNode, []Field{opt("free_bytes", KindInt)}},
 	"handler_failed": {ScopeNone, []Field{req("handler", KindStr), req("event_seq", KindInt),
 		req("error", KindStr), opt("attempts", KindInt)}},
+	"handler_redelivered": {ScopeNone, []Field{req("handler", KindStr), req("event_seq", KindInt),
+		opt("attempts", KindInt)}},
 }
 
 func init() {
