@@ -116,7 +116,7 @@ func (v *Validator) decodeValid(raw []byte) (Event, *Error) {
 		}
 		e.ID = id
 	}
-	if err := decodeTime(&e, &env); err != nil {
+	if err := v.decodeTime(&e, &env); err != nil {
 		return e, err
 	}
 	for _, f := range []struct {
@@ -208,24 +208,34 @@ func decodeType(e *Event, env *envelope) *Error {
 	return nil
 }
 
-func decodeTime(e *Event, env *envelope) *Error {
+func (v *Validator) decodeTime(e *Event, env *envelope) *Error {
 	var tm time.Time
 	if env.tm != nil {
 		s, ok := asString(env.tm)
-		t, err := time.Parse(time.RFC3339Nano, s)
+		t, err := ParseTime(s)
 		if !ok || err != nil {
-			return Errorf(CodeInvalidField, "time", "an RFC 3339 time, e.g. 2026-11-22T10:15:03.250Z",
+			return Errorf(CodeInvalidField, "time", "an RFC 3339 time in the years 1970–9999, e.g. 2026-11-22T10:15:03.250Z",
 				"invalid time %s", describe(env.tm))
 		}
 		tm = floorMillis(t)
+		if !v.AnyTime {
+			if err := timeRange("time", tm, 0, false); err != nil {
+				return err
+			}
+		}
 	}
 	if env.timestamp != nil {
 		f, ok := asNumber(env.timestamp)
 		if !ok || math.Abs(f) > 1e14 {
-			return Errorf(CodeInvalidField, "timestamp", "unix seconds as a number, e.g. 1795342503.25",
+			return Errorf(CodeInvalidField, "timestamp", fmt.Sprintf("unix seconds as a number from 0 to %.3f, e.g. 1795342503.25", maxTimestamp),
 				"invalid timestamp %s", describe(env.timestamp))
 		}
 		ts := time.UnixMilli(int64(math.Floor(f * 1000))).UTC()
+		if !v.AnyTime {
+			if err := timeRange("timestamp", ts, f, true); err != nil {
+				return err
+			}
+		}
 		if !tm.IsZero() && !ts.Equal(tm) {
 			return Errorf(CodeConflictingField, "timestamp", "time and timestamp naming the same millisecond, or only one of them",
 				"timestamp %s (%s) disagrees with time %s", describe(env.timestamp), ts.Format(TimeFormat), tm.Format(TimeFormat))
@@ -233,7 +243,14 @@ func decodeTime(e *Event, env *envelope) *Error {
 		tm = ts
 	}
 	e.Time = tm
-	return nil
+	if v.AnyTime {
+		return nil
+	}
+	field := "time"
+	if env.tm == nil {
+		field = "timestamp"
+	}
+	return v.checkFuture(field, tm)
 }
 
 func floorMillis(t time.Time) time.Time {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -22,6 +23,17 @@ type Validator struct {
 	// Configs normalises config keys (the canonical boards plus the
 	// operator's extra ones).
 	Configs Configs
+	// MaxFuture, when positive, refuses an input time more than this ahead
+	// of Now: the daemon's --max-future (DefaultMaxFuture). Decisions are
+	// not checked (their time is their cause's), nor is any fold.
+	MaxFuture time.Duration
+	// Now is the clock MaxFuture is checked against (nil: time.Now).
+	Now func() time.Time
+	// AnyTime accepts every time the journal can hold, RFC 3339 or with an
+	// expanded year (ParseTime), with no year range and no MaxFuture: for
+	// reading back events a journal already holds (exports), never for
+	// input.
+	AnyTime bool
 }
 
 // NewValidator returns a validator with the given payload bound (≤ 0 means
@@ -49,6 +61,14 @@ func (v *Validator) Validate(e *Event) *Error {
 	}
 	if strings.HasPrefix(e.Source, DecisionSourcePrefix) {
 		return reservedSource(e.Source)
+	}
+	if !e.Time.IsZero() && !v.AnyTime {
+		if err := timeRange("time", e.Time, 0, false); err != nil {
+			return err
+		}
+		if err := v.checkFuture("time", e.Time); err != nil {
+			return err
+		}
 	}
 	return v.checkBody(e, false, false)
 }

@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	// Thresholds are the policies' thresholds: flows.DefaultThresholds
 	// with what --thresholds FILE (YAML) overrides.
 	Thresholds flows.Thresholds
+	// MaxFuture refuses an input time more than this ahead of the daemon's
+	// clock (events.md); 0 turns the check off.
+	MaxFuture time.Duration
 }
 
 // envName is a flag's environment twin: --data-dir → RINGRIFT_DATA_DIR.
@@ -125,6 +129,7 @@ func (c *Config) flagSet(fs *flag.FlagSet, getenv func(string) string) func() er
 	dur(&c.IdleTimeout, "idle-timeout", 120*time.Second, "keep-alive idle timeout")
 	dur(&c.Heartbeat, "heartbeat", 15*time.Second, "SSE heartbeat interval")
 	dur(&c.CheckpointEvery, "checkpoint-every", time.Minute, "how often the engine state is checkpointed")
+	dur(&c.MaxFuture, "max-future", event.DefaultMaxFuture, "refuse an event time further ahead of this daemon's clock (milliseconds sent as timestamp seconds); 0 = off")
 	trace := getenv("RINGRIFT_EVENT_TRACE") == "1"
 	fs.BoolVar(&c.Trace, "trace", trace, "log every append and delivery (env RINGRIFT_EVENT_TRACE=1)")
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -211,6 +216,8 @@ func (c *Config) Validate() error {
 		return bad("heartbeat", "%v: want a positive duration", c.Heartbeat)
 	case c.CheckpointEvery <= 0:
 		return bad("checkpoint-every", "%v: want a positive duration", c.CheckpointEvery)
+	case c.MaxFuture < 0:
+		return bad("max-future", "%v: want 0 (off) or a positive duration", c.MaxFuture)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

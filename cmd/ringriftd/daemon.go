@@ -109,6 +109,7 @@ func openDaemon(cfg Config, log *slog.Logger, m *metrics) (*daemon, error) {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
 	d := &daemon{cfg: cfg, log: log, metrics: m, validator: event.NewValidator(cfg.MaxPayload), start: time.Now(), stopping: make(chan struct{})}
+	d.validator.MaxFuture = cfg.MaxFuture // input only: decisions and folds are not checked against the clock
 	opts.Validator = d.validator
 	d.eng = &lockedEngine{g: engine.New(opts)}
 	d.eng.onCommit = d.admitted

@@ -25,7 +25,9 @@ const pythonWorkerEvent = `{"event_type": "NEW_GAMES_AVAILABLE", "payload": {"co
 // by the daemon's decisions, nodes recovered, bad events refused and
 // logged, re-sent events answered duplicate.
 func TestSimulate(t *testing.T) {
-	base, _ := testDaemon(t, nil)
+	// The simulated clock starts now and runs --step×--rate faster than
+	// real time: 13 h ahead by the end, past the default --max-future.
+	base, _ := testDaemon(t, func(c *Config) { c.MaxFuture = 0 })
 
 	t.Run("python worker", func(t *testing.T) {
 		code, out := post(t, base+"/v1/events", "application/json", pythonWorkerEvent)
