@@ -16,16 +16,16 @@ import (
 
 // Iteration is one ended iteration of a config's pipeline.
 type Iteration struct {
-	Iteration int       `json:"iteration"`
-	Outcome   string    `json:"outcome"`
-	Gate      string    `json:"gate,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Model     string    `json:"model,omitempty"`
-	Seq       uint64    `json:"seq"`
-	Type      string    `json:"type"`
-	Time      time.Time `json:"time"`
+	Iteration int    `json:"iteration"`
+	Outcome   string `json:"outcome"`
+	Gate      string `json:"gate,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Model     string `json:"model,omitempty"`
+	Seq       uint64 `json:"seq"`
+	Type      string `json:"type"`
+	Time      Time   `json:"time"`
 	// Started is when its training started (zero if not seen).
-	Started time.Time `json:"started,omitzero"`
+	Started Time `json:"started,omitzero"`
 }
 
 // Move is an event the current state accepts and where it leads.
@@ -38,17 +38,17 @@ type Move struct {
 
 // Pause is an active pause reason and the event that set it.
 type Pause struct {
-	Reason string    `json:"reason"`
-	Scope  string    `json:"scope"` // config or cluster
-	SetBy  *Ref      `json:"set_by"`
-	Since  time.Time `json:"since,omitzero"`
+	Reason string `json:"reason"`
+	Scope  string `json:"scope"` // config or cluster
+	SetBy  *Ref   `json:"set_by"`
+	Since  Time   `json:"since,omitzero"`
 }
 
 // Story is `replay explain CONFIG`.
 type Story struct {
 	Config    string          `json:"config"`
 	State     string          `json:"state"`
-	Since     *time.Time      `json:"since"`
+	Since     *Time           `json:"since"`
 	ForSec    float64         `json:"for_seconds"`
 	Limit     string          `json:"limit,omitempty"`
 	Stuck     bool            `json:"stuck"`
@@ -61,7 +61,7 @@ type Story struct {
 	Recent    []Entry         `json:"recent"`
 	Events    int             `json:"events"`
 	Pipeline  json.RawMessage `json:"pipeline"`
-	Now       time.Time       `json:"now"`
+	Now       Time            `json:"now"`
 }
 
 // maxRecent is how many of the last transitions a story shows.
@@ -131,11 +131,11 @@ func Explain(ctx context.Context, src Source, config string, now time.Time, prog
 			o := p.LastOutcome
 			reason, _ := e.Str("reason")
 			st.History = append(st.History, Iteration{Iteration: o.Iteration, Outcome: o.Outcome, Gate: o.Gate, Reason: reason,
-				Model: o.Model, Seq: e.Seq, Type: e.Type, Time: e.Time, Started: started})
+				Model: o.Model, Seq: e.Seq, Type: e.Type, Time: Time{e.Time}, Started: Time{started}})
 			started = time.Time{}
 		}
 		if p.State != before {
-			st.Recent = append(st.Recent, Entry{Seq: e.Seq, Time: e.Time, Type: e.Type, Source: e.Source,
+			st.Recent = append(st.Recent, Entry{Seq: e.Seq, Time: Time{e.Time}, Type: e.Type, Source: e.Source,
 				Transition: &Transition{Machine: "pipeline", From: before, To: p.State}})
 			if len(st.Recent) > maxRecent {
 				st.Recent = append(st.Recent[:0], st.Recent[1:]...)
@@ -149,7 +149,7 @@ func Explain(ctx context.Context, src Source, config string, now time.Time, prog
 	if now.IsZero() {
 		now = last
 	}
-	st.Now = now
+	st.Now = Time{now}
 	p := m.Pipeline(config)
 	if p == nil {
 		return nil, fmt.Errorf("config %q has no event and is not canonical", config)
@@ -157,11 +157,11 @@ func Explain(ctx context.Context, src Source, config string, now time.Time, prog
 	st.State, st.Iteration, st.Model, st.Champion = p.State, p.Iteration, p.Model, p.Champion()
 	if !p.EnteredAt.IsZero() {
 		t := p.EnteredAt
-		st.Since = &t
-		st.ForSec = now.Sub(t).Seconds()
+		st.Since = &Time{t}
+		st.ForSec = Seconds(t, now)
 		if limit, ok := StuckLimits[p.State]; ok {
 			st.Limit = Human(limit)
-			st.Stuck = now.Sub(t) > limit
+			st.Stuck = now.Sub(t) > limit // Sub saturates: right for any span
 		}
 	}
 	x := m.Explain(config)
@@ -180,12 +180,12 @@ func Explain(ctx context.Context, src Source, config string, now time.Time, prog
 		if r == flows.PauseBackpressure {
 			if backpressure.Seq != 0 {
 				b := backpressure
-				pz.SetBy, pz.Since = &b, backpressureAt
+				pz.SetBy, pz.Since = &b, Time{backpressureAt}
 			}
 		} else if ref, ok := setters["config/"+r]; ok && p.Paused[r] {
-			pz.SetBy, pz.Since = &ref, setAt["config/"+r]
+			pz.SetBy, pz.Since = &ref, Time{setAt["config/"+r]}
 		} else if ref, ok := setters["cluster/"+r]; ok {
-			pz.Scope, pz.SetBy, pz.Since = "cluster", &ref, setAt["cluster/"+r]
+			pz.Scope, pz.SetBy, pz.Since = "cluster", &ref, Time{setAt["cluster/"+r]}
 		}
 		st.Pauses = append(st.Pauses, pz)
 	}
@@ -223,7 +223,7 @@ func (st *Story) WriteText(w io.Writer, s Style) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s is %s", s.Bold(st.Config), s.Bold(st.State))
 	if st.Since != nil {
-		fmt.Fprintf(&b, " since %s (%s", st.Since.UTC().Format("2006-01-02 15:04:05"), Human(time.Duration(st.ForSec*float64(time.Second))))
+		fmt.Fprintf(&b, " since %s (%s", st.Since.UTC().Format("2006-01-02 15:04:05"), Span(st.Since.Time, st.Now.Time))
 		if st.Limit != "" {
 			fmt.Fprintf(&b, "; limit %s", st.Limit)
 		}
@@ -245,7 +245,7 @@ func (st *Story) WriteText(w io.Writer, s Style) error {
 		for _, pz := range st.Pauses {
 			fmt.Fprintf(&b, "  %s (%s)", s.Yellow(pz.Reason), pz.Scope)
 			if pz.SetBy != nil {
-				fmt.Fprintf(&b, ": set by #%d %s, %s", pz.SetBy.Seq, pz.SetBy.Type, s.Ago(pz.Since))
+				fmt.Fprintf(&b, ": set by #%d %s, %s", pz.SetBy.Seq, pz.SetBy.Type, s.Ago(pz.Since.Time))
 			}
 			b.WriteString("\n")
 		}
@@ -296,7 +296,7 @@ func (st *Story) WriteText(w io.Writer, s Style) error {
 		if it.Outcome != flows.OutcomePromoted {
 			paint = s.Red
 		}
-		t.painted([]func(string) string{nil, paint}, fmt.Sprintf("  #%d", it.Iteration), it.Outcome, fmt.Sprintf("seq %d", it.Seq), s.Ago(it.Time), it.Model, why)
+		t.painted([]func(string) string{nil, paint}, fmt.Sprintf("  #%d", it.Iteration), it.Outcome, fmt.Sprintf("seq %d", it.Seq), s.Ago(it.Time.Time), it.Model, why)
 	}
 	if err := t.write(w); err != nil {
 		return err
@@ -307,7 +307,7 @@ func (st *Story) WriteText(w io.Writer, s Style) error {
 		}
 		t = &table{}
 		for _, en := range st.Recent {
-			t.row(fmt.Sprintf("  %d", en.Seq), s.Ago(en.Time), en.Type, en.Transition.From+" → "+en.Transition.To, dash(en.Source))
+			t.row(fmt.Sprintf("  %d", en.Seq), s.Ago(en.Time.Time), en.Type, en.Transition.From+" → "+en.Transition.To, dash(en.Source))
 		}
 		return t.write(w)
 	}

@@ -570,7 +570,7 @@ func (l *lost) finish() {
 		for _, k := range sortedKeys(set.m) {
 			c := set.m[k]
 			if age := now.Sub(c.at); age > set.window {
-				l.broken(k, c, fmt.Sprintf(" within %s (open for %s)", Human(set.window), Human(age)))
+				l.broken(k, c, fmt.Sprintf(" within %s (open for %s)", Human(set.window), Span(c.at, now)))
 			}
 		}
 	}
@@ -595,7 +595,7 @@ func (l *lost) finish() {
 			if s, ok := l.entered[k]; ok {
 				seqs = []uint64{s}
 			}
-			l.add(KindStuck, k, fmt.Sprintf("%s has been %s for %s (limit %s); waiting for %s", k, p.State, Human(age), Human(limit), wait), seqs...)
+			l.add(KindStuck, k, fmt.Sprintf("%s has been %s for %s (limit %s); waiting for %s", k, p.State, Span(p.EnteredAt, now), Human(limit), wait), seqs...)
 		}
 	}
 }
@@ -612,7 +612,7 @@ func (l *lost) subscriptions(cs []journal.Cursor) {
 		t := l.wantTime[c.Cursor+1]
 		switch {
 		case !t.IsZero() && now.Sub(t) > l.o.StuckAfter:
-			l.add(KindLaggingSubscription, "", fmt.Sprintf("subscription %s is stuck on seq %d for %s (%d events behind)", c.Name, c.Cursor+1, Human(now.Sub(t)), lag), c.Cursor+1)
+			l.add(KindLaggingSubscription, "", fmt.Sprintf("subscription %s is stuck on seq %d for %s (%d events behind)", c.Name, c.Cursor+1, Span(t, now), lag), c.Cursor+1)
 		case lag > l.o.LagLimit:
 			l.add(KindLaggingSubscription, "", fmt.Sprintf("subscription %s lags %d events behind (cursor %d)", c.Name, lag, c.Cursor), c.Cursor+1)
 		}

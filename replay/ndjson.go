@@ -44,10 +44,20 @@ type wire struct {
 	Timestamp json.RawMessage `json:"timestamp"`
 }
 
+// exported reads the events of an export: what the journal already holds,
+// whatever its time (an old journal holds the year 58862).
+var exported = func() *event.Validator {
+	v := event.NewValidator(0)
+	v.AnyTime = true
+	return v
+}()
+
 // DecodeLine decodes one NDJSON line: an exported event (canonical shape,
 // with its seq and recorded_at, decisions included) or an input event in
 // the canonical or compatibility shape (events.md). seq is 0 when the line
-// has none. The refusal is what the daemon would answer for the line.
+// has none. The refusal is what the daemon would answer for the line; but
+// an exported line (one with a seq) is read with any time the journal can
+// hold, years outside 1970–9999 included.
 func DecodeLine(line []byte) (event.Event, *event.Error) {
 	var w wire
 	if err := json.Unmarshal(line, &w); err != nil {
@@ -57,7 +67,11 @@ func DecodeLine(line []byte) (event.Event, *event.Error) {
 		return event.Event{}, event.Errorf(event.CodeNotAnObject, "", "one JSON object per line", "a line must be a JSON object: %v", err)
 	}
 	if w.EventType != nil || w.Timestamp != nil || !strings.HasPrefix(w.Source, event.DecisionSourcePrefix) {
-		e, ref := event.Decode(line)
+		v := event.DefaultValidator
+		if w.Seq != 0 {
+			v = exported
+		}
+		e, ref := v.Decode(line)
 		if ref == nil {
 			e.Seq = w.Seq
 			e.RecordedAt = parseTime(w.RecordedAt)
@@ -86,9 +100,9 @@ func DecodeLine(line []byte) (event.Event, *event.Error) {
 		e.ID = id
 	}
 	if w.Time != "" {
-		t, err := time.Parse(time.RFC3339Nano, w.Time)
+		t, err := event.ParseTime(w.Time)
 		if err != nil {
-			return e, event.Errorf(event.CodeInvalidField, "time", "an RFC 3339 time", "invalid time %q", w.Time)
+			return e, event.Errorf(event.CodeInvalidField, "time", "an RFC 3339 time (a year beyond 9999 written in full)", "invalid time %q", w.Time)
 		}
 		e.Time = event.Millis(t)
 	}
@@ -102,7 +116,7 @@ func parseTime(s string) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := event.ParseTime(s)
 	if err != nil {
 		return time.Time{}
 	}

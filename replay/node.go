@@ -14,25 +14,25 @@ import (
 
 // Recovery is one recovery attempt of a node and how it ended.
 type Recovery struct {
-	Seq     uint64    `json:"seq"`
-	Time    time.Time `json:"time"`
-	Attempt int       `json:"attempt"`
-	Action  string    `json:"action,omitempty"`
-	Source  string    `json:"source,omitempty"`
+	Seq     uint64 `json:"seq"`
+	Time    Time   `json:"time"`
+	Attempt int    `json:"attempt"`
+	Action  string `json:"action,omitempty"`
+	Source  string `json:"source,omitempty"`
 	// Outcome is the event that ended it (nil while it runs).
-	Outcome   *Ref      `json:"outcome"`
-	OutcomeAt time.Time `json:"outcome_at,omitzero"`
+	Outcome   *Ref `json:"outcome"`
+	OutcomeAt Time `json:"outcome_at,omitzero"`
 }
 
 // NodeStory is `replay node NODE`.
 type NodeStory struct {
-	Node       string     `json:"node"`
-	State      string     `json:"state"`
-	Since      *time.Time `json:"since"`
-	Failures   int        `json:"failures"`
-	Attempts   int        `json:"attempts"`
-	LastAction string     `json:"last_action,omitempty"`
-	Accepts    []string   `json:"accepts"`
+	Node       string   `json:"node"`
+	State      string   `json:"state"`
+	Since      *Time    `json:"since"`
+	Failures   int      `json:"failures"`
+	Attempts   int      `json:"attempts"`
+	LastAction string   `json:"last_action,omitempty"`
+	Accepts    []string `json:"accepts"`
 	// History is the node's state changes (the last maxHistory), Changes
 	// how many there were.
 	History     []Entry    `json:"history"`
@@ -40,7 +40,7 @@ type NodeStory struct {
 	Recoveries  []Recovery `json:"recoveries"`
 	Escalations []Entry    `json:"escalations"`
 	Events      int        `json:"events"`
-	Now         time.Time  `json:"now"`
+	Now         Time       `json:"now"`
 }
 
 const maxHistory = 50
@@ -75,7 +75,7 @@ func ExplainNode(ctx context.Context, src Source, node string, now time.Time, pr
 		if nd := m.Node(node); nd != nil {
 			after = nd.State
 		}
-		en := Entry{Seq: e.Seq, Time: e.Time, Type: e.Type, Source: e.Source}
+		en := Entry{Seq: e.Seq, Time: Time{e.Time}, Type: e.Type, Source: e.Source}
 		if after != before {
 			en.Transition = &Transition{Machine: "recovery", From: before, To: after}
 			since = e.Time
@@ -97,9 +97,9 @@ func ExplainNode(ctx context.Context, src Source, node string, now time.Time, pr
 			if after == flows.Recovering {
 				if k := len(st.Recoveries); k > 0 && st.Recoveries[k-1].Outcome == nil {
 					st.Recoveries[k-1].Outcome = &Ref{Seq: e.Seq, Type: e.Type}
-					st.Recoveries[k-1].OutcomeAt = e.Time
+					st.Recoveries[k-1].OutcomeAt = Time{e.Time}
 				}
-				r := Recovery{Seq: e.Seq, Time: e.Time, Source: e.Source}
+				r := Recovery{Seq: e.Seq, Time: Time{e.Time}, Source: e.Source}
 				if nd := m.Node(node); nd != nil {
 					r.Attempt, r.Action = nd.Attempts, nd.LastAction
 				}
@@ -114,7 +114,7 @@ func ExplainNode(ctx context.Context, src Source, node string, now time.Time, pr
 		default:
 			if k := len(st.Recoveries); k > 0 && st.Recoveries[k-1].Outcome == nil && before == flows.Recovering && after != flows.Recovering {
 				st.Recoveries[k-1].Outcome = &Ref{Seq: e.Seq, Type: e.Type}
-				st.Recoveries[k-1].OutcomeAt = e.Time
+				st.Recoveries[k-1].OutcomeAt = Time{e.Time}
 			}
 		}
 		return nil
@@ -125,14 +125,14 @@ func ExplainNode(ctx context.Context, src Source, node string, now time.Time, pr
 	if now.IsZero() {
 		now = last
 	}
-	st.Now = now
+	st.Now = Time{now}
 	nd := m.Node(node)
 	if nd == nil {
 		return nil, fmt.Errorf("node %q is named by no event", node)
 	}
 	st.State, st.Failures, st.Attempts, st.LastAction = nd.State, nd.Failures, nd.Attempts, nd.LastAction
 	if !since.IsZero() {
-		st.Since = &since
+		st.Since = &Time{since}
 	}
 	st.Accepts = m.ExplainNode(node).Accepts
 	return st, nil
@@ -143,7 +143,7 @@ func (st *NodeStory) WriteText(w io.Writer, s Style) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s is %s", s.Bold(st.Node), s.Bold(st.State))
 	if st.Since != nil {
-		fmt.Fprintf(&b, " since %s (%s)", st.Since.UTC().Format("2006-01-02 15:04:05"), Human(st.Now.Sub(*st.Since)))
+		fmt.Fprintf(&b, " since %s (%s)", st.Since.UTC().Format("2006-01-02 15:04:05"), Span(st.Since.Time, st.Now.Time))
 	}
 	fmt.Fprintf(&b, ": %d consecutive failed checks, %d recovery attempts", st.Failures, st.Attempts)
 	if st.LastAction != "" {
@@ -164,7 +164,7 @@ func (st *NodeStory) WriteText(w io.Writer, s Style) error {
 		if en.Transition.To != flows.Healthy {
 			paint = s.Yellow
 		}
-		t.painted([]func(string) string{nil, nil, nil, paint}, fmt.Sprintf("  %d", en.Seq), s.Ago(en.Time), en.Type, en.Transition.From+" → "+en.Transition.To, dash(en.Source))
+		t.painted([]func(string) string{nil, nil, nil, paint}, fmt.Sprintf("  %d", en.Seq), s.Ago(en.Time.Time), en.Type, en.Transition.From+" → "+en.Transition.To, dash(en.Source))
 	}
 	if err := t.write(w); err != nil {
 		return err
@@ -176,9 +176,9 @@ func (st *NodeStory) WriteText(w io.Writer, s Style) error {
 	for _, r := range st.Recoveries {
 		out := s.Yellow("still running")
 		if r.Outcome != nil {
-			out = fmt.Sprintf("ended by #%d %s after %s", r.Outcome.Seq, r.Outcome.Type, Human(r.OutcomeAt.Sub(r.Time)))
+			out = fmt.Sprintf("ended by #%d %s after %s", r.Outcome.Seq, r.Outcome.Type, Span(r.Time.Time, r.OutcomeAt.Time))
 		}
-		t.row(fmt.Sprintf("  %d", r.Seq), s.Ago(r.Time), fmt.Sprintf("attempt %d", r.Attempt), dash(r.Action), out)
+		t.row(fmt.Sprintf("  %d", r.Seq), s.Ago(r.Time.Time), fmt.Sprintf("attempt %d", r.Attempt), dash(r.Action), out)
 	}
 	if err := t.write(w); err != nil {
 		return err
@@ -192,7 +192,7 @@ func (st *NodeStory) WriteText(w io.Writer, s Style) error {
 		if en.Transition != nil {
 			what = en.Transition.From + " → " + en.Transition.To
 		}
-		t.painted([]func(string) string{nil, nil, s.Red}, fmt.Sprintf("  %d", en.Seq), s.Ago(en.Time), en.Type, dash(what), dash(en.Source))
+		t.painted([]func(string) string{nil, nil, s.Red}, fmt.Sprintf("  %d", en.Seq), s.Ago(en.Time.Time), en.Type, dash(what), dash(en.Source))
 	}
 	return t.write(w)
 }

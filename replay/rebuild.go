@@ -9,7 +9,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/ringrift/ringriftd/engine"
 	"github.com/ringrift/ringriftd/event"
@@ -18,9 +17,9 @@ import (
 
 // At is the point a rebuild reflects: the last event folded.
 type At struct {
-	Seq    uint64     `json:"seq"`
-	Time   *time.Time `json:"time"`
-	Events uint64     `json:"events"`
+	Seq    uint64 `json:"seq"`
+	Time   *Time  `json:"time"`
+	Events uint64 `json:"events"`
 }
 
 // Projections are all projections as of a point, as the API shows them.
@@ -75,8 +74,7 @@ func rebuildAt(ctx context.Context, src Source, points []Point, progress Progres
 			return journal.ErrStop
 		}
 		eng.Fold(e)
-		t := e.Time
-		cur = At{Seq: e.Seq, Time: &t, Events: cur.Events + 1}
+		cur = At{Seq: e.Seq, Time: &Time{e.Time}, Events: cur.Events + 1}
 		if progress != nil && cur.Events&16383 == 0 {
 			progress(cur.Events, total)
 		}
@@ -96,15 +94,15 @@ func rebuildAt(ctx context.Context, src Source, points []Point, progress Progres
 // WriteText shows the projections as tables.
 func (p *Projections) WriteText(w io.Writer, s Style) error {
 	var pipes map[string]struct {
-		State     string     `json:"state"`
-		Iteration int        `json:"iteration"`
-		EnteredAt *time.Time `json:"entered_at"`
-		Model     *string    `json:"model"`
-		Champion  *string    `json:"champion"`
-		Paused    []string   `json:"paused"`
-		Games     int64      `json:"games_since_training"`
-		Viol      int        `json:"violations"`
-		LastSeq   uint64     `json:"last_seq"`
+		State     string   `json:"state"`
+		Iteration int      `json:"iteration"`
+		EnteredAt *Time    `json:"entered_at"`
+		Model     *string  `json:"model"`
+		Champion  *string  `json:"champion"`
+		Paused    []string `json:"paused"`
+		Games     int64    `json:"games_since_training"`
+		Viol      int      `json:"violations"`
+		LastSeq   uint64   `json:"last_seq"`
 	}
 	var elo struct {
 		Configs map[string]struct {
@@ -124,11 +122,11 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 		Cluster string  `json:"cluster"`
 		Leader  *string `json:"leader"`
 		Nodes   map[string]struct {
-			State      string     `json:"state"`
-			Failures   int        `json:"failures"`
-			Attempts   int        `json:"attempts"`
-			LastAction *string    `json:"last_action"`
-			UpdatedAt  *time.Time `json:"updated_at"`
+			State      string  `json:"state"`
+			Failures   int     `json:"failures"`
+			Attempts   int     `json:"attempts"`
+			LastAction *string `json:"last_action"`
+			UpdatedAt  *Time   `json:"updated_at"`
 		} `json:"nodes"`
 		Backpressure struct {
 			Queue    string `json:"queue"`
@@ -139,8 +137,8 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 			} `json:"configs"`
 		} `json:"backpressure"`
 		Daemons map[string]struct {
-			Status   string     `json:"status"`
-			LastSeen *time.Time `json:"last_seen"`
+			Status   string `json:"status"`
+			LastSeen *Time  `json:"last_seen"`
 		} `json:"daemons"`
 		DiskLow []string `json:"disk_low"`
 	}
@@ -156,7 +154,7 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 	if p.At.Seq == 0 {
 		b.WriteString("Before the first event.\n")
 	} else {
-		fmt.Fprintf(&b, "As of seq %d (%s, %s), %d events folded.\n", p.At.Seq, p.At.Time.UTC().Format("2006-01-02 15:04:05"), s.Ago(*p.At.Time), p.At.Events)
+		fmt.Fprintf(&b, "As of seq %d (%s, %s), %d events folded.\n", p.At.Seq, p.At.Time.UTC().Format("2006-01-02 15:04:05"), s.Ago(p.At.Time.Time), p.At.Events)
 	}
 	b.WriteString("\n" + s.Bold("Pipelines") + "\n")
 	t := &table{}
@@ -165,7 +163,7 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 		x := pipes[k]
 		since := "-"
 		if x.EnteredAt != nil {
-			since = s.Ago(*x.EnteredAt)
+			since = s.Ago(x.EnteredAt.Time)
 			since = strings.TrimSuffix(since, " ago")
 		}
 		t.painted([]func(string) string{s.Cyan, nil, nil, nil, nil, nil, nil, s.Yellow}, k, x.State, fmt.Sprint(x.Iteration), since, fmt.Sprint(x.Games),
@@ -209,7 +207,7 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 			n := health.Nodes[k]
 			up := "-"
 			if n.UpdatedAt != nil {
-				up = s.Ago(*n.UpdatedAt)
+				up = s.Ago(n.UpdatedAt.Time)
 			}
 			paint := s.Green
 			if n.State != "healthy" {
@@ -226,7 +224,7 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 			d := health.Daemons[k]
 			seen := "-"
 			if d.LastSeen != nil {
-				seen = s.Ago(*d.LastSeen)
+				seen = s.Ago(d.LastSeen.Time)
 			}
 			t.row("  "+k, d.Status, seen)
 		}

@@ -164,7 +164,10 @@ func ParsePoint(s string) (Point, error) {
 		}
 		return Point{Seq: n}, nil
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
+	if t, err := event.ParseTime(s); err == nil { // RFC 3339, or a year beyond 9999 written in full
+		return Point{Time: t.UTC()}, nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return Point{Time: t.UTC()}, nil
 		}

@@ -19,18 +19,18 @@ type Count struct {
 
 // Bucket is the events of one period.
 type Bucket struct {
-	Start  time.Time `json:"start"`
-	Events uint64    `json:"events"`
+	Start  Time   `json:"start"`
+	Events uint64 `json:"events"`
 }
 
 // Stats is `replay stats`.
 type Stats struct {
-	Events    uint64    `json:"events"`
-	Decisions uint64    `json:"decisions"`
-	FirstSeq  uint64    `json:"first_seq"`
-	LastSeq   uint64    `json:"last_seq"`
-	First     time.Time `json:"first,omitzero"`
-	Last      time.Time `json:"last,omitzero"`
+	Events    uint64 `json:"events"`
+	Decisions uint64 `json:"decisions"`
+	FirstSeq  uint64 `json:"first_seq"`
+	LastSeq   uint64 `json:"last_seq"`
+	First     Time   `json:"first,omitzero"`
+	Last      Time   `json:"last,omitzero"`
 	// PerMinute is the mean rate over the span.
 	PerMinute  float64 `json:"per_minute"`
 	ByType     []Count `json:"by_type"`
@@ -56,20 +56,21 @@ func CollectStats(ctx context.Context, src Source, f Filter, progress Progress) 
 	hours := map[int64]uint64{}
 	total := lastOf(src)
 	var n uint64
+	var first, last time.Time
 	err := src.Scan(ctx, 1, f, func(e *event.Event) error {
 		if n++; progress != nil && n&16383 == 0 {
 			progress(e.Seq, total)
 		}
 		st.Events++
 		if st.FirstSeq == 0 {
-			st.FirstSeq, st.First = e.Seq, e.Time
+			st.FirstSeq, first, last = e.Seq, e.Time, e.Time
 		}
 		st.LastSeq = e.Seq
-		if e.Time.After(st.Last) {
-			st.Last = e.Time
+		if e.Time.After(last) {
+			last = e.Time
 		}
-		if e.Time.Before(st.First) {
-			st.First = e.Time
+		if e.Time.Before(first) {
+			first = e.Time
 		}
 		if strings.HasPrefix(e.Source, event.DecisionSourcePrefix) {
 			st.Decisions++
@@ -112,12 +113,13 @@ func CollectStats(ctx context.Context, src Source, f Filter, progress Progress) 
 	if len(st.Busiest) > 10 {
 		st.Busiest = st.Busiest[:10]
 	}
-	if span := st.Last.Sub(st.First); span > 0 {
-		st.PerMinute = float64(st.Events) / span.Minutes()
+	st.First, st.Last = Time{first}, Time{last}
+	if span := Seconds(first, last); span > 0 {
+		st.PerMinute = float64(st.Events) / (span / 60)
 	}
 	period := int64(1)
 	st.Period = "hour"
-	if st.Last.Sub(st.First) > 7*24*time.Hour {
+	if last.Sub(first) > 7*24*time.Hour {
 		period, st.Period = 24, "day"
 	}
 	merged := map[int64]uint64{}
@@ -137,7 +139,7 @@ func CollectStats(ctx context.Context, src Source, f Filter, progress Progress) 
 		hs = hs[len(hs)-maxBuckets:]
 	}
 	for _, h := range hs {
-		st.Rates = append(st.Rates, Bucket{Start: time.Unix(h*3600, 0).UTC(), Events: merged[h]})
+		st.Rates = append(st.Rates, Bucket{Start: Time{time.Unix(h*3600, 0).UTC()}, Events: merged[h]})
 	}
 	if st.Rates == nil {
 		st.Rates = []Bucket{}
@@ -167,7 +169,7 @@ func (st *Stats) WriteText(w io.Writer, s Style) error {
 	}
 	if _, err := fmt.Fprintf(w, "%d events (seq %d–%d), %d decisions, from %s to %s (%s), %.1f events/min\n",
 		st.Events, st.FirstSeq, st.LastSeq, st.Decisions, st.First.UTC().Format("2006-01-02 15:04:05"),
-		st.Last.UTC().Format("2006-01-02 15:04:05"), Human(st.Last.Sub(st.First)), st.PerMinute); err != nil {
+		st.Last.UTC().Format("2006-01-02 15:04:05"), Span(st.First.Time, st.Last.Time), st.PerMinute); err != nil {
 		return err
 	}
 	section := func(title string, cs []Count, limit int) error {

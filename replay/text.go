@@ -3,6 +3,7 @@ package replay
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,8 @@ func (s Style) Bold(t string) string   { return s.paint(ansiBold, t) }
 func (s Style) Dim(t string) string    { return s.paint(ansiDim, t) }
 
 // Ago says how long before Now t was: "3h12m ago", "in 5m" for the future,
-// "-" for a zero time.
+// "-" for a zero time. Any two times a journal can hold are told apart,
+// however far (Span).
 func (s Style) Ago(t time.Time) string {
 	if t.IsZero() {
 		return "-"
@@ -49,45 +51,76 @@ func (s Style) Ago(t time.Time) string {
 	if s.Now.IsZero() {
 		return t.UTC().Format("2006-01-02 15:04:05")
 	}
-	d := s.Now.Sub(t)
-	switch {
-	case d < 0:
-		return "in " + Human(-d)
-	case d < time.Second:
+	if !t.After(s.Now) && s.Now.Sub(t) < time.Second {
 		return "now"
 	}
-	return Human(d) + " ago"
+	if t.After(s.Now) {
+		return "in " + Span(s.Now, t)
+	}
+	return Span(t, s.Now) + " ago"
 }
 
+// year is the Gregorian mean year, the unit of the longest spans.
+const year = 31_556_952 * time.Second
+
 // Human writes a duration the short way people read it: 45s, 3m20s, 2h5m,
-// 3d4h.
+// 3d4h, 3y12d. Every duration has a form, math.MinInt64 included.
 func Human(d time.Duration) string {
 	if d < 0 {
-		return "-" + Human(-d)
+		return "-" + human(-uint64(d)) // two's complement: exact for math.MinInt64 too
+	}
+	return human(uint64(d))
+}
+
+func human(u uint64) string {
+	const (
+		ms  = uint64(time.Millisecond)
+		sec = uint64(time.Second)
+		min = uint64(time.Minute)
+		hr  = uint64(time.Hour)
+		day = 24 * hr
+		yr  = uint64(year)
+	)
+	pair := func(a uint64, ua string, b uint64, ub string) string {
+		if b == 0 {
+			return strconv.FormatUint(a, 10) + ua
+		}
+		return strconv.FormatUint(a, 10) + ua + strconv.FormatUint(b, 10) + ub
 	}
 	switch {
-	case d < time.Second:
-		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
-	case d < time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s"
-	case d < time.Hour:
-		m, s := int(d/time.Minute), int(d%time.Minute/time.Second)
-		if s == 0 {
-			return fmt.Sprintf("%dm", m)
-		}
-		return fmt.Sprintf("%dm%ds", m, s)
-	case d < 48*time.Hour:
-		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-		if m == 0 {
-			return fmt.Sprintf("%dh", h)
-		}
-		return fmt.Sprintf("%dh%dm", h, m)
+	case u < sec:
+		return strconv.FormatUint(u/ms, 10) + "ms"
+	case u < min:
+		return strconv.FormatUint(u/sec, 10) + "s"
+	case u < hr:
+		return pair(u/min, "m", u%min/sec, "s")
+	case u < 48*hr:
+		return pair(u/hr, "h", u%hr/min, "m")
+	case u < 2*yr:
+		return pair(u/day, "d", u%day/hr, "h")
 	}
-	days, h := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
-	if h == 0 {
-		return fmt.Sprintf("%dd", days)
+	return pair(u/yr, "y", u%yr/day, "d")
+}
+
+// Span is Human(to − from) for any two times a journal can hold: a span
+// beyond time.Duration's ±292 years (which Sub saturates) is told in
+// years, e.g. "56836y".
+func Span(from, to time.Time) string {
+	d := to.Sub(from)
+	if d != math.MaxInt64 && d != math.MinInt64 {
+		return Human(d)
 	}
-	return fmt.Sprintf("%dd%dh", days, h)
+	years := (float64(to.UnixMilli()) - float64(from.UnixMilli())) / float64(year/time.Millisecond)
+	return strconv.FormatFloat(math.Trunc(years), 'f', 0, 64) + "y"
+}
+
+// Seconds is to − from in seconds, for any two times a journal can hold.
+func Seconds(from, to time.Time) float64 {
+	d := to.Sub(from)
+	if d != math.MaxInt64 && d != math.MinInt64 {
+		return d.Seconds()
+	}
+	return (float64(to.UnixMilli()) - float64(from.UnixMilli())) / 1000
 }
 
 // table writes aligned columns. Colour codes must not change a column's

@@ -41,7 +41,7 @@ type Refusal struct {
 // refused input (Seq 0) with why.
 type Entry struct {
 	Seq        uint64      `json:"seq"`
-	Time       time.Time   `json:"time"`
+	Time       Time        `json:"time"`
 	Type       string      `json:"type"`
 	Key        string      `json:"key,omitempty"`
 	Source     string      `json:"source,omitempty"`
@@ -136,7 +136,7 @@ func Timeline(ctx context.Context, src Source, o TimelineOptions, emit func(*Ent
 				return err
 			}
 		}
-		en := &Entry{Seq: e.Seq, Time: e.Time, Type: e.Type, Key: firstOf(e.ConfigKey, e.NodeID), Source: e.Source, id: e.ID.String()}
+		en := &Entry{Seq: e.Seq, Time: Time{e.Time}, Type: e.Type, Key: firstOf(e.ConfigKey, e.NodeID), Source: e.Source, id: e.ID.String()}
 		if isDecision {
 			en.DecisionOf = cause.Seq
 			cause.Decisions = append(cause.Decisions, Ref{Seq: e.Seq, Type: e.Type})
@@ -206,7 +206,7 @@ func matchRefused(f *Filter, e *event.Event) bool {
 
 func refusedEntry(r *journal.Rejection) (*Entry, *event.Event) {
 	h := rawHead([]byte(r.Raw))
-	en := &Entry{Time: r.Time, Type: orUnknown(h.Type), Key: h.key(), Source: h.Source}
+	en := &Entry{Time: Time{r.Time}, Type: orUnknown(h.Type), Key: h.key(), Source: h.Source}
 	ev := &event.Event{Type: h.Type, ConfigKey: h.ConfigKey, NodeID: h.NodeID, Time: r.Time}
 	if r.Code == "duplicate" {
 		en.Refused = &Refusal{Code: "duplicate", Message: fmt.Sprintf("duplicate of seq %d", r.DuplicateOf), RSeq: r.Seq}
@@ -240,7 +240,7 @@ func (tt *TimelineText) Add(en *Entry) error {
 	effect, paint := tt.effect(en)
 	s := tt.Style
 	tt.t.painted([]func(string) string{nil, s.Dim, s.Dim, nil, s.Cyan, s.Dim, paint},
-		seq, en.Time.UTC().Format("2006-01-02 15:04:05"), s.Ago(en.Time), en.Type, dash(en.Key), dash(en.Source), effect)
+		seq, en.Time.UTC().Format("2006-01-02 15:04:05"), s.Ago(en.Time.Time), en.Type, dash(en.Key), dash(en.Source), effect)
 	if tt.rows++; tt.rows%256 == 0 {
 		return tt.Flush()
 	}

@@ -30,7 +30,6 @@ type common struct {
 	json               bool
 	now                string
 	noProgress         bool
-	fs                 *flag.FlagSet
 }
 
 // command is one subcommand: its name, one-line summary, usage and example.
@@ -42,7 +41,7 @@ type command struct {
 func newFlags(e *env, c *command) (*flag.FlagSet, *common) {
 	fs := flag.NewFlagSet("replay "+c.name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	co := &common{fs: fs}
+	co := &common{}
 	fs.StringVar(&co.journal, "journal", "", "read the journal directory `DIR` (a copy is read if a daemon holds it)")
 	fs.StringVar(&co.file, "file", "", "read the NDJSON file `F` (an export, or a dump in the compatibility shape)")
 	fs.StringVar(&co.url, "url", "", "read a running daemon's /v1/export at `http://host:port` (token: RINGRIFT_TOKEN)")
@@ -50,11 +49,43 @@ func newFlags(e *env, c *command) (*flag.FlagSet, *common) {
 	fs.StringVar(&co.now, "now", "", "judge ages and relative times at `TIME` (default: the last event's time)")
 	fs.BoolVar(&co.noProgress, "no-progress", false, "no progress bar on stderr")
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: replay %s [--journal DIR | --file F.ndjson | --url URL] [flags] %s\n\n%s\n\nexample:\n  %s\n\nflags:\n",
+		fmt.Fprintf(fs.Output(), "usage: replay %s [--journal DIR | --file F.ndjson | --url URL] [flags] %s\n\n%s\n\nexample:\n  %s\n\nflags:\n",
 			c.name, c.args, c.help, c.example)
 		fs.PrintDefaults()
 	}
 	return fs, co
+}
+
+// parse parses args with flags anywhere among the arguments ("explain
+// --journal D hex8_2p --json"); "--" ends the flags. It returns the
+// arguments. Help asked for (-h, --help) goes to stdout and returns
+// flag.ErrHelp (exit 0); a usage error prints the usage on stderr.
+func parse(e *env, fs *flag.FlagSet, args []string) ([]string, error) {
+	usage := fs.Usage
+	fs.Usage = func() {} // printed below, on the stream it belongs to
+	defer func() { fs.Usage = usage }()
+	var pos []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(e.stdout)
+			usage()
+			fs.SetOutput(e.stderr)
+			return nil, err
+		}
+		if err != nil {
+			usage()
+			return nil, err
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
 }
 
 // open opens the one source the flags name.

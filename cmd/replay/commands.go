@@ -61,7 +61,7 @@ func runTimeline(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
 	ff := addFilterFlags(fs)
 	refused := fs.Bool("refused", true, "merge refused inputs from the rejected log")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNone(e, fs, args); err != nil {
 		return err
 	}
 	f, err := ff.filter()
@@ -97,38 +97,40 @@ func runTimeline(e *env, c *command, args []string) error {
 
 func runExplain(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
-	if err := fs.Parse(args); err != nil {
+	args, err := parse(e, fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(args) != 1 {
 		fs.Usage()
 		return errors.New("explain: want one CONFIG, e.g. hex8_2p")
 	}
-	_, err := co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
-		st, err := replay.Explain(e.ctx, src, fs.Arg(0), now, prog)
+	_, err = co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
+		st, err := replay.Explain(e.ctx, src, args[0], now, prog)
 		if err != nil {
 			return nil, now, err
 		}
-		return st, st.Now, nil
+		return st, st.Now.Time, nil
 	})
 	return err
 }
 
 func runNode(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
-	if err := fs.Parse(args); err != nil {
+	args, err := parse(e, fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(args) != 1 {
 		fs.Usage()
 		return errors.New("node: want one NODE, e.g. gpu-07")
 	}
-	_, err := co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
-		st, err := replay.ExplainNode(e.ctx, src, fs.Arg(0), now, prog)
+	_, err = co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
+		st, err := replay.ExplainNode(e.ctx, src, args[0], now, prog)
 		if err != nil {
 			return nil, now, err
 		}
-		return st, st.Now, nil
+		return st, st.Now.Time, nil
 	})
 	return err
 }
@@ -145,7 +147,7 @@ func runLost(e *env, c *command, args []string) error {
 	fs.Uint64Var(&o.LagLimit, "lag-limit", 10_000, "a subscription lagging more events than this is reported")
 	fs.DurationVar(&o.StuckAfter, "stuck-after", 5*time.Minute, "a subscription waiting on one seq longer than this is stuck")
 	subs := fs.String("subscriptions", "", "the daemon's GET /v1/subscriptions saved to `FILE`: checks unconsumed and unseen types")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNone(e, fs, args); err != nil {
 		return err
 	}
 	if *subs != "" {
@@ -259,7 +261,7 @@ func readConsumers(path string) ([]replay.Consumer, error) {
 func runRebuild(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
 	atFlag := fs.String("at", "", "rebuild as of `SEQ or TIME` (default: the end)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNone(e, fs, args); err != nil {
 		return err
 	}
 	var at replay.Point
@@ -274,22 +276,23 @@ func runRebuild(e *env, c *command, args []string) error {
 		if err != nil || p.At.Time == nil {
 			return p, now, err
 		}
-		return p, *p.At.Time, nil
+		return p, p.At.Time.Time, nil
 	})
 	return err
 }
 
 func runDiff(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
-	if err := fs.Parse(args); err != nil {
+	args, err := parse(e, fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 2 {
+	if len(args) != 2 {
 		fs.Usage()
 		return errors.New("diff: want two points A B (a seq, a time, or end)")
 	}
 	var pts [2]replay.Point
-	for i, a := range fs.Args() {
+	for i, a := range args {
 		if a == "end" {
 			continue
 		}
@@ -299,7 +302,7 @@ func runDiff(e *env, c *command, args []string) error {
 		}
 		pts[i] = p
 	}
-	_, err := co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
+	_, err = co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
 		d, err := replay.Diff(e.ctx, src, pts[0], pts[1], prog)
 		return d, now, err
 	})
@@ -309,7 +312,7 @@ func runDiff(e *env, c *command, args []string) error {
 func runVerify(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
 	pol := fs.String("policies", "all", "today's policies: all, none, or a comma-separated list")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNone(e, fs, args); err != nil {
 		return err
 	}
 	set, err := flows.ParsePolicies(*pol)
@@ -331,7 +334,7 @@ func runVerify(e *env, c *command, args []string) error {
 func runStats(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
 	ff := addFilterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseNone(e, fs, args); err != nil {
 		return err
 	}
 	f, err := ff.filter()
@@ -349,7 +352,7 @@ func runExport(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
 	ff := addFilterFlags(fs)
 	out := fs.String("out", "", "write to `FILE` instead of stdout (created; never the source)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNone(e, fs, args); err != nil {
 		return err
 	}
 	f, err := ff.filter()
@@ -391,10 +394,11 @@ func runImport(e *env, c *command, args []string) error {
 	strict := fs.Bool("strict", false, "refuse flow violations instead of journaling them (lenient)")
 	pol := fs.String("policies", "none", "policies that decide on the imported events: none (the file's decisions are kept), all, or a list")
 	asJSON := fs.Bool("json", false, "write the report as JSON")
-	if err := fs.Parse(args); err != nil {
+	args, err := parse(e, fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 || *into == "" {
+	if len(args) != 1 || *into == "" {
 		fs.Usage()
 		return errors.New("import: want --into DIR and one FILE (- for stdin)")
 	}
@@ -403,8 +407,8 @@ func runImport(e *env, c *command, args []string) error {
 		return fmt.Errorf("--policies: %w", err)
 	}
 	r := e.stdin
-	if fs.Arg(0) != "-" {
-		fh, err := os.Open(fs.Arg(0))
+	if args[0] != "-" {
+		fh, err := os.Open(args[0])
 		if err != nil {
 			return err
 		}
@@ -457,10 +461,20 @@ func flagsOnly(e *env, c *command) *flag.FlagSet {
 	fs := flag.NewFlagSet("replay "+c.name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: replay %s [flags] %s\n\n%s\n\nexample:\n  %s\n\nflags:\n", c.name, c.args, c.help, c.example)
+		fmt.Fprintf(fs.Output(), "usage: replay %s [flags] %s\n\n%s\n\nexample:\n  %s\n\nflags:\n", c.name, c.args, c.help, c.example)
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// parseNone is parse for a command that takes no argument.
+func parseNone(e *env, fs *flag.FlagSet, args []string) error {
+	args, err := parse(e, fs, args)
+	if err == nil && len(args) > 0 {
+		fs.Usage()
+		err = fmt.Errorf("unexpected argument %q", args[0])
+	}
+	return err
 }
 
 // start opens the source and parses --now.
@@ -468,9 +482,6 @@ func (co *common) start(e *env) (replay.Source, time.Time, error) {
 	now, err := co.nowTime()
 	if err != nil {
 		return nil, now, err
-	}
-	if co.fs.NArg() > 0 && co.fs.Name() != "replay explain" && co.fs.Name() != "replay node" && co.fs.Name() != "replay diff" {
-		return nil, now, fmt.Errorf("unexpected argument %q (flags go before arguments)", co.fs.Arg(0))
 	}
 	src, err := co.open(e)
 	return src, now, err

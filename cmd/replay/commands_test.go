@@ -31,16 +31,31 @@ func replayCmdIn(t *testing.T, stdin io.Reader, args ...string) (string, string,
 	return out.String(), errOut.String(), err
 }
 
+// TestEveryCommandHasHelpWithAnExample: help asked for goes to stdout (so
+// that "replay explain --help | less" shows it) and exits 0 (flag.ErrHelp);
+// a usage error shows the usage on stderr.
 func TestEveryCommandHasHelpWithAnExample(t *testing.T) {
 	for _, c := range commands {
-		_, stderr, err := replayCmd(t, c.name, "-h")
-		assert.True(t, errors.Is(err, flag.ErrHelp), "%s -h: %v", c.name, err)
-		assert.Contains(t, stderr, "example:\n  replay "+c.name, c.name)
-		if c.name != "import" {
-			assert.Contains(t, stderr, "-json", c.name)
-			assert.Contains(t, stderr, "-journal", c.name)
+		for _, h := range []string{"-h", "--help"} {
+			stdout, stderr, err := replayCmd(t, c.name, h)
+			assert.True(t, errors.Is(err, flag.ErrHelp), "%s %s: %v", c.name, h, err)
+			assert.Empty(t, stderr, c.name)
+			assert.Contains(t, stdout, "example:\n  replay "+c.name, c.name)
+			if c.name != "import" {
+				assert.Contains(t, stdout, "-json", c.name)
+				assert.Contains(t, stdout, "-journal", c.name)
+			}
 		}
+		stdout, stderr, err := replayCmd(t, c.name, "--no-such-flag")
+		assert.Error(t, err)
+		assert.False(t, errors.Is(err, flag.ErrHelp))
+		assert.Empty(t, stdout, c.name)
+		assert.Contains(t, stderr, "usage: replay "+c.name)
 	}
+	stdout, stderr, err := replayCmd(t, "fixture", "-h")
+	assert.True(t, errors.Is(err, flag.ErrHelp))
+	assert.Contains(t, stdout, "usage: replay fixture")
+	assert.Empty(t, stderr)
 	out, _, err := replayCmd(t, "help")
 	require.NoError(t, err)
 	for _, c := range commands {
@@ -127,4 +142,42 @@ func TestImportFromStdin(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &rep))
 	assert.Equal(t, 405, rep.Lines)
 	assert.Equal(t, 1, rep.Undecoded)
+}
+
+// TestFlagsAnywhere: flags may follow the arguments, for every command;
+// "--" ends the flags.
+func TestFlagsAnywhere(t *testing.T) {
+	src := "testdata/small.ndjson"
+	for _, args := range [][]string{
+		{"explain", "--file", src, "square8_3p", "--json"},
+		{"explain", "square8_3p", "--file", src, "--json"},
+		{"node", "gpu-02", "--json", "--file", src},
+		{"diff", "300", "--file", src, "end", "--json"},
+		{"rebuild", "--file", src, "--json", "--at", "200"},
+	} {
+		out, stderr, err := replayCmd(t, args...)
+		require.NoError(t, err, "%v: %s", args, stderr)
+		assert.True(t, json.Valid([]byte(out)), "%v: --json after an argument is a flag: %s", args, out)
+	}
+	_, _, err := replayCmd(t, "explain", "--file", src, "--", "--json")
+	assert.ErrorContains(t, err, `config "--json" has no event`, "after --, --json is the argument")
+	_, stderr, err := replayCmd(t, "stats", "--file", src, "extra")
+	assert.ErrorContains(t, err, `unexpected argument "extra"`)
+	assert.Contains(t, stderr, "usage: replay stats")
+	_, _, err = replayCmd(t, "explain", "--file", src, "a", "b")
+	assert.ErrorContains(t, err, "want one CONFIG")
+	dir := filepath.Join(t.TempDir(), "j")
+	_, _, err = replayCmd(t, "import", src, "--into", dir)
+	assert.True(t, err == nil || errors.Is(err, errFailed), "import FILE --into DIR: %v", err)
+	_, err = os.Stat(dir)
+	assert.NoError(t, err, "imported")
+}
+
+func TestVersion(t *testing.T) {
+	for _, a := range []string{"--version", "version"} {
+		out, stderr, err := replayCmd(t, a)
+		require.NoError(t, err)
+		assert.Empty(t, stderr)
+		assert.True(t, strings.HasPrefix(out, "replay github.com/ringrift/ringriftd"), out)
+	}
 }

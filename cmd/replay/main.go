@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -55,9 +56,35 @@ directory is never written: a daemon's open one is read from a copy, made under
 $TMPDIR (on the journal's file system its tables are linked, not copied).
 Ctrl-C stops a command; a second Ctrl-C kills it at once.
 
-Run "replay COMMAND -h" for a command's flags and an example.
+Run "replay COMMAND -h" for a command's flags and an example; "replay --version"
+for the build.
 `)
 	return b.String()
+}
+
+// version is the module's version and, when the build recorded it, the VCS
+// revision: "replay github.com/ringrift/ringriftd v1.2.0 (rev 3201384c…, modified)".
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "replay (no build information)"
+	}
+	v := "replay " + bi.Main.Path + " " + bi.Main.Version
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev != "" {
+		v += " (rev " + rev + modified + ")"
+	}
+	return v
 }
 
 // run is the command: main's arguments, environment and standard streams
@@ -71,9 +98,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	e := &env{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	switch args[0] {
 	case "fixture":
-		return runFixture(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
+		return runFixture(e, args[1:])
+	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage())
+		return nil
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, version())
 		return nil
 	}
 	for _, c := range commands {
@@ -85,12 +115,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-func runFixture(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runFixture(e *env, args []string) error {
+	ctx, stdout := e.ctx, e.stdout
 	fs := flag.NewFlagSet("replay fixture", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(e.stderr)
 	verbose := fs.Bool("v", false, "also print what happened to each event")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: replay fixture [-v] FILE...
+		fmt.Fprint(fs.Output(), `usage: replay fixture [-v] FILE...
 
 Runs each fixture file (YAML or JSON, fixtures.md) through a fresh in-memory
 journal and prints every unmet expectation with what was expected and what was
@@ -101,15 +132,16 @@ example:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	args, err := parse(e, fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(args) == 0 {
 		fs.Usage()
 		return errors.New("fixture: no files")
 	}
 	failed := 0
-	for _, path := range fs.Args() {
+	for _, path := range args {
 		f, err := fixtures.Load(path)
 		if err != nil {
 			fmt.Fprintf(stdout, "FAIL %s: %v\n", path, err)
@@ -138,7 +170,7 @@ example:
 		}
 	}
 	if failed > 0 {
-		fmt.Fprintf(stdout, "%d of %d fixtures failed\n", failed, fs.NArg())
+		fmt.Fprintf(stdout, "%d of %d fixtures failed\n", failed, len(args))
 		return errFailed
 	}
 	return nil
