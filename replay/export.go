@@ -63,7 +63,14 @@ type ImportReport struct {
 	Refused    int    `json:"refused"`
 	Undecoded  int    `json:"undecoded"`
 	LastSeq    uint64 `json:"last_seq"`
+	// LeftOut are the first undecodable lines (all are in the new
+	// journal's rejected log).
+	LeftOut []SkippedLine `json:"left_out,omitempty"`
 }
+
+// LeftOutCount is how many lines the import did not journal: undecodable
+// or refused (duplicates are not left out: the original is journaled).
+func (r *ImportReport) LeftOutCount() int { return r.Undecoded + r.Refused }
 
 // importBatch is how many events one append carries.
 const importBatch = 1000
@@ -155,6 +162,9 @@ func Import(ctx context.Context, r io.Reader, dir string, o ImportOptions) (rep 
 				raw, cut := cutRaw(line)
 				rejects = append(rejects, journal.Rejection{Code: ref.Code, Index: rep.Lines, Field: ref.Field,
 					Message: fmt.Sprintf("line %d: %s", rep.Lines, ref.Message), Hint: ref.Hint, Raw: raw, Truncated: cut})
+				if len(rep.LeftOut) < maxSkipLines {
+					rep.LeftOut = append(rep.LeftOut, SkippedLine{Line: rep.Lines, Code: string(ref.Code), Field: ref.Field, Message: oneLine(ref.Message)})
+				}
 			} else {
 				at := e.RecordedAt.UnixMilli()
 				if e.RecordedAt.IsZero() {

@@ -132,14 +132,28 @@ type readerSource struct {
 	// resumable says a broken stream may be reopened after the last seq.
 	resumable bool
 	bad       []journal.Rejection
-	scanned   bool
-	lines     int
+	// skips counts the lines the last scan left out (bad keeps the first
+	// maxBadLines); skipFn, when set, is told of each as it goes.
+	skips   int
+	skipFn  func(*journal.Rejection) error
+	scanned bool
+	lines   int
 }
 
 var (
 	_ Source         = (*readerSource)(nil)
 	_ RejectedSource = (*readerSource)(nil)
+	_ skipSource     = (*readerSource)(nil)
 )
+
+// skipSource is a source that reads lines (a file, a daemon's export) and
+// may leave some out: onSkip(fn) has fn told of each, in its place in the
+// scan (nil: no longer).
+type skipSource interface {
+	onSkip(fn func(*journal.Rejection) error)
+}
+
+func (s *readerSource) onSkip(fn func(*journal.Rejection) error) { s.skipFn = fn }
 
 // OpenFile reads an NDJSON file: an export, or a dump in the compatibility
 // shape. Events without a seq are numbered after the event before them (in
@@ -184,7 +198,7 @@ func (s *readerSource) Rejected(fn func(*journal.Rejection) error) error {
 
 func (s *readerSource) Scan(ctx context.Context, from uint64, f Filter, fn func(*event.Event) error) error {
 	from = max(from, f.FromSeq)
-	s.bad, s.lines = s.bad[:0], 0
+	s.bad, s.lines, s.skips = s.bad[:0], 0, 0
 	var last uint64
 	for attempt := 0; ; attempt++ {
 		after := last
@@ -241,15 +255,19 @@ func (s *readerSource) read(ctx context.Context, r io.Reader, from uint64, f Fil
 			}
 			ev, ref := DecodeLine(line)
 			if ref != nil {
-				s.reject(line, ref)
+				if err := s.reject(line, ref); err != nil {
+					return err
+				}
 				goto next
 			}
 			if ev.Seq == 0 {
 				ev.Seq = *last + 1
 			} else if ev.Seq <= *last {
 				if !s.resumable {
-					s.reject(line, event.Errorf(event.CodeInvalidField, "seq", "seqs that rise, as in an export",
-						"seq %d after seq %d: the file's seqs go backwards (exports concatenated?); the line is not read", ev.Seq, *last))
+					if err := s.reject(line, event.Errorf(event.CodeInvalidField, "seq", "seqs that rise, as in an export",
+						"seq %d after seq %d: the file's seqs go backwards (exports concatenated?); the line is not read", ev.Seq, *last)); err != nil {
+						return err
+					}
 				}
 				goto next
 			}
@@ -276,14 +294,56 @@ func (s *readerSource) read(ctx context.Context, r io.Reader, from uint64, f Fil
 }
 
 // reject remembers a line that is not read (up to maxBadLines), cut at
-// journal.RawLimit as the rejected log would keep it.
-func (s *readerSource) reject(line []byte, ref *event.Error) {
-	if len(s.bad) >= maxBadLines {
-		return
-	}
+// journal.RawLimit as the rejected log would keep it, and tells skipFn.
+func (s *readerSource) reject(line []byte, ref *event.Error) error {
+	s.skips++
 	raw, cut := cutRaw(line)
-	s.bad = append(s.bad, journal.Rejection{Seq: uint64(s.lines), Code: ref.Code, Index: s.lines,
-		Field: ref.Field, Message: ref.Message, Hint: ref.Hint, Raw: raw, Truncated: cut, Remote: fileLine})
+	r := journal.Rejection{Seq: uint64(s.lines), Code: ref.Code, Index: s.lines,
+		Field: ref.Field, Message: ref.Message, Hint: ref.Hint, Raw: raw, Truncated: cut, Remote: fileLine}
+	if len(s.bad) < maxBadLines {
+		s.bad = append(s.bad, r)
+	}
+	if s.skipFn != nil {
+		return s.skipFn(&r)
+	}
+	return nil
+}
+
+// maxSkipLines is how many left-out lines Skipped lists.
+const maxSkipLines = 10
+
+// Skips are the lines a file or stream source left out of its last scan:
+// lines that do not decode, and seqs that go backwards.
+type Skips struct {
+	Count int           `json:"count"`
+	Lines []SkippedLine `json:"lines"` // the first ten
+}
+
+// SkippedLine is one line left out, and why.
+type SkippedLine struct {
+	Line    int    `json:"line"`
+	Code    string `json:"code"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// Skipped returns what the last scan of src left out; nil when it left
+// nothing out, or src is a journal (whose refused inputs were never
+// journaled: they are in its rejected log).
+func Skipped(src Source) *Skips {
+	s, ok := src.(*readerSource)
+	if !ok || s.skips == 0 {
+		return nil
+	}
+	sk := &Skips{Count: s.skips}
+	for _, r := range s.bad[:min(len(s.bad), maxSkipLines)] {
+		sk.Lines = append(sk.Lines, skippedLine(&r))
+	}
+	return sk
+}
+
+func skippedLine(r *journal.Rejection) SkippedLine {
+	return SkippedLine{Line: r.Index, Code: string(r.Code), Field: r.Field, Message: oneLine(r.Message)}
 }
 
 // cutRaw is a refused line as the rejected log keeps it: at most

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ringrift/ringriftd/engine"
 	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/journal"
 )
 
@@ -33,8 +34,10 @@ type Refusal struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
-	// RSeq is the rejected-log entry; 0 for a journaled violation.
+	// RSeq is the rejected-log entry; 0 for a journaled violation and for
+	// a line of a file or stream that was left out (Line).
 	RSeq uint64 `json:"rseq,omitempty"`
+	Line int    `json:"line,omitempty"`
 }
 
 // Entry is one line of the timeline: a journaled event and its effect, or a
@@ -63,136 +66,176 @@ type TimelineOptions struct {
 	// timeline, by the time each input reached ringriftd.
 	Refused  bool
 	Progress Progress
+	// Thresholds are the daemon's (its --thresholds file); zero means
+	// flows.DefaultThresholds.
+	Thresholds flows.Thresholds
 }
 
 // Timeline calls emit with each matching entry in journal order. Every event
 // is folded (so effects are right whatever the filter); only matching ones
-// are emitted.
+// are emitted. A line of a file or stream source that does not decode is a
+// refused entry in its place; a journal's refused inputs (Refused) are
+// merged by the time each reached ringriftd. A failure to read the rejected
+// log ends the timeline with its error.
 func Timeline(ctx context.Context, src Source, o TimelineOptions, emit func(*Entry) error) error {
-	eng := engine.New(engine.Options{})
-	m := eng.Machines()
-	var pending []*Entry
-	byID := map[string]*Entry{}
-	var total, n uint64
-	if ls, ok := src.(LastSource); ok {
-		total = ls.Last()
-	}
-	var nextRej func() (*journal.Rejection, bool)
-	var rej *journal.Rejection
-	if rs, ok := src.(RejectedSource); ok && o.Refused {
-		var stop func()
-		nextRej, stop = iter.Pull(func(yield func(*journal.Rejection) bool) {
-			_ = rs.Rejected(func(r *journal.Rejection) error {
-				c := *r
-				if !yield(&c) {
-					return journal.ErrStop
-				}
-				return nil
-			})
-		})
+	tl := newTimeline(o, emit)
+	if ss, ok := src.(skipSource); ok {
+		ss.onSkip(tl.skipped)
+		defer ss.onSkip(nil)
+	} else if rs, ok := src.(RejectedSource); ok && o.Refused {
+		stop := tl.pullRejected(rs)
 		defer stop()
-		rej, _ = nextRej()
 	}
-	flush := func(upTo time.Time) error {
-		for _, en := range pending {
-			if err := emit(en); err != nil {
-				return err
-			}
-		}
-		pending = pending[:0]
-		clear(byID)
-		// refused inputs that reached ringriftd before the next event
-		for rej != nil && (upTo.IsZero() || !rej.Time.After(upTo)) {
-			if en, ev := refusedEntry(rej); matchRefused(&o.Filter, ev) {
-				if err := emit(en); err != nil {
-					return err
-				}
-			}
-			rej, _ = nextRej()
-		}
-		return nil
-	}
-	if nextRej == nil {
-		flush = func(time.Time) error {
-			for _, en := range pending {
-				if err := emit(en); err != nil {
-					return err
-				}
-			}
-			pending = pending[:0]
-			clear(byID)
-			return nil
-		}
-	}
+	total := lastOf(src)
 	err := src.Scan(ctx, 1, Filter{}, func(e *event.Event) error {
-		if n++; o.Progress != nil && n&16383 == 0 {
-			o.Progress(n, total)
+		if tl.n++; o.Progress != nil && tl.n&16383 == 0 {
+			o.Progress(tl.n, total)
 		}
-		cause, isDecision := byID[e.CausationID]
-		isDecision = isDecision && strings.HasPrefix(e.Source, event.DecisionSourcePrefix)
-		if !isDecision {
-			at := e.RecordedAt
-			if err := flush(at); err != nil {
-				return err
-			}
-		}
-		en := &Entry{Seq: e.Seq, Time: Time{e.Time}, Type: e.Type, Key: firstOf(e.ConfigKey, e.NodeID), Source: e.Source, id: e.ID.String()}
-		if isDecision {
-			en.DecisionOf = cause.Seq
-			cause.Decisions = append(cause.Decisions, Ref{Seq: e.Seq, Type: e.Type})
-		}
-		if ref := eng.Check(e); ref != nil {
-			en.Violation = &Refusal{Code: string(ref.Code), Message: ref.Message}
-		}
-		var before string
-		machine := ""
-		switch {
-		case e.ConfigKey != "":
-			machine = "pipeline"
-			if p := m.Pipeline(e.ConfigKey); p != nil {
-				before = p.State
-			} else {
-				before = "collecting"
-			}
-		case e.NodeID != "":
-			machine = "recovery"
-			if nd := m.Node(e.NodeID); nd != nil {
-				before = nd.State
-			} else {
-				before = "unknown"
-			}
-		}
-		eng.Fold(e)
-		var after string
-		switch machine {
-		case "pipeline":
-			if p := m.Pipeline(e.ConfigKey); p != nil {
-				after = p.State
-			}
-		case "recovery":
-			if nd := m.Node(e.NodeID); nd != nil {
-				after = nd.State
-			}
-		}
-		if machine != "" && after != "" && after != before {
-			en.Transition = &Transition{Machine: machine, From: before, To: after}
-		}
-		byID[en.id] = en
-		if o.Filter.Match(e) {
-			pending = append(pending, en)
-		}
-		return nil
+		return tl.fold(e)
 	})
 	if err != nil {
 		return err
 	}
-	if err := flush(time.Time{}); err != nil {
+	if err := tl.flush(time.Time{}); err != nil {
 		return err
 	}
 	if o.Progress != nil {
-		o.Progress(n, n)
+		o.Progress(tl.n, tl.n)
 	}
 	return nil
+}
+
+// timeline is the state of one Timeline: the engine it folds, the entries
+// of the last input and its decisions (emitted once the next input comes,
+// with the decisions they caused), and the rejected log being merged.
+type timeline struct {
+	o       TimelineOptions
+	emit    func(*Entry) error
+	eng     *engine.Engine
+	m       *flows.Machines
+	pending []*Entry
+	byID    map[string]*Entry
+	n       uint64
+	// nextRej pulls the next rejected-log entry (nil: none are merged);
+	// rej is the one not emitted yet, rejErr how reading the log ended.
+	nextRej func() (*journal.Rejection, bool)
+	rej     *journal.Rejection
+	rejErr  error
+}
+
+func newTimeline(o TimelineOptions, emit func(*Entry) error) *timeline {
+	eng := engine.New(engine.Options{Policies: flows.PolicyConfig{Thresholds: o.Thresholds}})
+	return &timeline{o: o, emit: emit, eng: eng, m: eng.Machines(), byID: map[string]*Entry{}}
+}
+
+// pullRejected starts reading the rejected log, one entry at a time; stop
+// ends the reading.
+func (tl *timeline) pullRejected(rs RejectedSource) (stop func()) {
+	tl.nextRej, stop = iter.Pull(func(yield func(*journal.Rejection) bool) {
+		tl.rejErr = rs.Rejected(func(r *journal.Rejection) error {
+			c := *r
+			if !yield(&c) {
+				return journal.ErrStop
+			}
+			return nil
+		})
+	})
+	tl.pull()
+	return stop
+}
+
+func (tl *timeline) pull() { tl.rej, _ = tl.nextRej() }
+
+// flush emits the pending entries, then the refused inputs that reached
+// ringriftd by upTo (all that are left for a zero upTo). It fails once
+// the rejected log failed.
+func (tl *timeline) flush(upTo time.Time) error {
+	for _, en := range tl.pending {
+		if err := tl.emit(en); err != nil {
+			return err
+		}
+	}
+	tl.pending = tl.pending[:0]
+	clear(tl.byID)
+	if tl.nextRej == nil {
+		return nil
+	}
+	for tl.rej != nil && (upTo.IsZero() || !tl.rej.Time.After(upTo)) {
+		if err := tl.refused(tl.rej); err != nil {
+			return err
+		}
+		tl.pull()
+	}
+	if tl.rej == nil && tl.rejErr != nil {
+		return fmt.Errorf("replay: reading the rejected log: %w", tl.rejErr)
+	}
+	return nil
+}
+
+// refused emits a refused input, when it matches the filter.
+func (tl *timeline) refused(r *journal.Rejection) error {
+	if en, ev := refusedEntry(r); matchRefused(&tl.o.Filter, ev) {
+		return tl.emit(en)
+	}
+	return nil
+}
+
+// skipped is told of a line of a file or stream that was not read: it is
+// emitted in its place, after the entries before it.
+func (tl *timeline) skipped(r *journal.Rejection) error {
+	if err := tl.flush(time.Time{}); err != nil {
+		return err
+	}
+	return tl.refused(r)
+}
+
+// fold folds one event and queues its entry: a decision joins its cause's
+// entry; any other event first flushes what came before it.
+func (tl *timeline) fold(e *event.Event) error {
+	cause, isDecision := tl.byID[e.CausationID]
+	isDecision = isDecision && strings.HasPrefix(e.Source, event.DecisionSourcePrefix)
+	if !isDecision {
+		if err := tl.flush(e.RecordedAt); err != nil {
+			return err
+		}
+	}
+	en := &Entry{Seq: e.Seq, Time: Time{e.Time}, Type: e.Type, Key: firstOf(e.ConfigKey, e.NodeID), Source: e.Source, id: e.ID.String()}
+	if isDecision {
+		en.DecisionOf = cause.Seq
+		cause.Decisions = append(cause.Decisions, Ref{Seq: e.Seq, Type: e.Type})
+	}
+	if ref := tl.eng.Check(e); ref != nil {
+		en.Violation = &Refusal{Code: string(ref.Code), Message: ref.Message}
+	}
+	machine, before := tl.state(e)
+	tl.eng.Fold(e)
+	if _, after := tl.state(e); machine != "" && after != "" && after != before {
+		en.Transition = &Transition{Machine: machine, From: before, To: after}
+	}
+	tl.byID[en.id] = en
+	if tl.o.Filter.Match(e) {
+		tl.pending = append(tl.pending, en)
+	}
+	return nil
+}
+
+// state is the machine e belongs to (pipeline by config, recovery by node,
+// "" for neither) and its key's state there ("" when the key has none
+// yet, before e as after it: the caller supplies the initial state).
+func (tl *timeline) state(e *event.Event) (machine, state string) {
+	switch {
+	case e.ConfigKey != "":
+		if p := tl.m.Pipeline(e.ConfigKey); p != nil {
+			return "pipeline", p.State
+		}
+		return "pipeline", flows.Collecting
+	case e.NodeID != "":
+		if nd := tl.m.Node(e.NodeID); nd != nil {
+			return "recovery", nd.State
+		}
+		return "recovery", flows.Unknown
+	}
+	return "", ""
 }
 
 // matchRefused applies the filter to what is known of a refused input; a
@@ -213,6 +256,10 @@ func refusedEntry(r *journal.Rejection) (*Entry, *event.Event) {
 		return en, ev
 	}
 	en.Refused = &Refusal{Code: string(r.Code), Message: oneLine(r.Message), Hint: r.Hint, RSeq: r.Seq}
+	if r.Remote == fileLine {
+		en.Refused.RSeq, en.Refused.Line = 0, r.Index
+		en.Refused.Message = fmt.Sprintf("line %d not read: %s", r.Index, en.Refused.Message)
+	}
 	return en, ev
 }
 
@@ -240,7 +287,7 @@ func (tt *TimelineText) Add(en *Entry) error {
 	effect, paint := tt.effect(en)
 	s := tt.Style
 	tt.t.painted([]func(string) string{nil, s.Dim, s.Dim, nil, s.Cyan, s.Dim, paint},
-		seq, en.Time.UTC().Format("2006-01-02 15:04:05"), s.Ago(en.Time.Time), en.Type, dash(en.Key), dash(en.Source), effect)
+		seq, clock(en.Time.Time), s.Ago(en.Time.Time), en.Type, dash(en.Key), dash(en.Source), effect)
 	if tt.rows++; tt.rows%256 == 0 {
 		return tt.Flush()
 	}
@@ -255,6 +302,15 @@ func (tt *TimelineText) Flush() error {
 	err := tt.t.write(tt.W)
 	tt.t = &table{}
 	return err
+}
+
+// clock is a time in the text tables; "-" for none (a line of a file that
+// was not read).
+func clock(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05")
 }
 
 func dash(s string) string {

@@ -156,6 +156,31 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// writeJSONSkips writes v (a JSON object) with "skipped" first when the
+// source left lines out.
+func writeJSONSkips(w io.Writer, v any, sk *replay.Skips) error {
+	if sk == nil {
+		return writeJSON(w, v)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	head, err := json.Marshal(map[string]*replay.Skips{"skipped": sk})
+	if err != nil {
+		return err
+	}
+	if len(b) < 2 || b[0] != '{' {
+		return fmt.Errorf("replay: JSON output is not an object: %.20s", b)
+	}
+	if string(b) != "{}" {
+		head[len(head)-1] = ','
+	} else {
+		head = head[:len(head)-1]
+	}
+	return writeJSON(w, json.RawMessage(append(head, b[1:]...)))
+}
+
 // bar is a one-line progress bar: redrawn at most ten times a second,
 // cleared when done.
 type bar struct {

@@ -79,8 +79,13 @@ func runTimeline(e *env, c *command, args []string) error {
 	defer w.Flush()
 	o := replay.TimelineOptions{Filter: f, Refused: *refused, Progress: prog}
 	if co.json {
+		// left-out lines are entries of the stream (refused, with their line)
 		enc := json.NewEncoder(w)
-		return replay.Timeline(e.ctx, src, o, func(en *replay.Entry) error { return enc.Encode(en) })
+		err := replay.Timeline(e.ctx, src, o, func(en *replay.Entry) error { return enc.Encode(en) })
+		if err == nil {
+			noteSkipped(e, src)
+		}
+		return err
 	}
 	if now.IsZero() {
 		now = time.Now().UTC()
@@ -92,6 +97,7 @@ func runTimeline(e *env, c *command, args []string) error {
 	if err := replay.Timeline(e.ctx, src, o, tt.Add); err != nil {
 		return err
 	}
+	noteSkipped(e, src)
 	return tt.Flush()
 }
 
@@ -382,6 +388,7 @@ func runExport(e *env, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
+	noteSkipped(e, src)
 	if *out != "" {
 		fmt.Fprintf(e.stderr, "exported %d events to %s\n", n, *out)
 	}
@@ -420,11 +427,50 @@ func runImport(e *env, c *command, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(e.stdout, rep)
+		err = writeJSON(e.stdout, rep)
+	} else {
+		_, err = fmt.Fprintf(e.stdout, "imported %d lines into %s: %d events appended (+%d decisions), %d duplicates, %d refused, %d undecodable; last seq %d\n",
+			rep.Lines, rep.Dir, rep.Appended, rep.Decisions, rep.Duplicates, rep.Refused, rep.Undecoded, rep.LastSeq)
 	}
-	_, err = fmt.Fprintf(e.stdout, "imported %d lines into %s: %d events appended (+%d decisions), %d duplicates, %d refused, %d undecodable; last seq %d\n",
-		rep.Lines, rep.Dir, rep.Appended, rep.Decisions, rep.Duplicates, rep.Refused, rep.Undecoded, rep.LastSeq)
-	return err
+	if err != nil {
+		return err
+	}
+	if n := rep.LeftOutCount(); n > 0 {
+		// The journal is kept, but it is not the file: exit 1.
+		first := ""
+		if len(rep.LeftOut) > 0 {
+			first = ", the first " + skippedLine(rep.LeftOut[0])
+		}
+		fmt.Fprintf(e.stderr, "replay: import left out %d of %d lines (%d undecodable, %d refused%s); they are in the new journal's rejected log (replay lost --journal %s), and its seqs differ from the file's after the first of them\n",
+			n, rep.Lines, rep.Undecoded, rep.Refused, first, rep.Dir)
+		return errFailed
+	}
+	return nil
+}
+
+// skippedLine is a line left out, in words: "line 404: unknown_event_type: …".
+func skippedLine(l replay.SkippedLine) string {
+	return fmt.Sprintf("line %d: %s: %s", l.Line, l.Code, l.Message)
+}
+
+// noteSkipped says on stderr what the last scan of src left out (a file
+// or a daemon's export: lines that could not be read) and returns it for
+// the JSON output.
+func noteSkipped(e *env, src replay.Source) *replay.Skips {
+	sk := replay.Skipped(src)
+	if sk == nil {
+		return nil
+	}
+	word := "lines"
+	if sk.Count == 1 {
+		word = "line"
+	}
+	msg := fmt.Sprintf("replay: %s: left out %d %s that could not be read: %s", src.Name(), sk.Count, word, skippedLine(sk.Lines[0]))
+	if sk.Count > 1 {
+		msg += fmt.Sprintf("; and %d more (replay lost lists them all)", sk.Count-1)
+	}
+	fmt.Fprintln(e.stderr, msg)
+	return sk
 }
 
 // textWriter is a result with a text form (its JSON form is encoding/json's).
@@ -447,8 +493,9 @@ func (co *common) compute(e *env, f func(src replay.Source, now time.Time, prog 
 	if err != nil {
 		return nil, err
 	}
+	sk := noteSkipped(e, src)
 	if co.json {
-		return v, writeJSON(e.stdout, v)
+		return v, writeJSONSkips(e.stdout, v, sk)
 	}
 	if now.IsZero() {
 		now = at

@@ -87,7 +87,7 @@ func TestLostJSONShape(t *testing.T) {
 func TestExportImportThroughTheCLI(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "j")
 	out, _, err := replayCmd(t, "import", "--into", dir, "testdata/small.ndjson")
-	require.NoError(t, err)
+	require.True(t, errors.Is(err, errFailed), "a line left out: exit 1, got %v", err)
 	assert.Contains(t, out, "1 undecodable")
 	exported, _, err := replayCmd(t, "export", "--journal", dir, "--type", "health_check_failed", "--node", "gpu-02")
 	require.NoError(t, err)
@@ -137,7 +137,7 @@ func TestImportFromStdin(t *testing.T) {
 	require.NoError(t, err)
 	dir := filepath.Join(t.TempDir(), "j")
 	out, _, err := replayCmdIn(t, bytes.NewReader(in), "import", "--into", dir, "--json", "-")
-	require.NoError(t, err)
+	require.True(t, errors.Is(err, errFailed), "a line left out: exit 1, got %v", err)
 	var rep replay.ImportReport
 	require.NoError(t, json.Unmarshal([]byte(out), &rep))
 	assert.Equal(t, 405, rep.Lines)
