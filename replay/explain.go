@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ringrift/ringriftd/engine"
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 )
@@ -77,11 +76,12 @@ var pauseSetters = map[string]string{
 
 // Explain tells a config's story from the whole source. now zero means the
 // last event's time.
-func Explain(ctx context.Context, src Source, config string, now time.Time, progress Progress) (*Story, error) {
+func Explain(ctx context.Context, src Source, config string, now time.Time, o FoldOptions) (*Story, error) {
 	if k, ok := event.NormalizeConfigKey(config); ok {
 		config = k
 	}
-	eng := engine.New(engine.Options{})
+	eng := o.engine()
+	progress := o.Progress
 	m := eng.Machines()
 	st := &Story{Config: config, Waiting: []Move{}, Pauses: []Pause{}, History: []Iteration{}, Recent: []Entry{}}
 	setters := map[string]Ref{} // scope/reason → event

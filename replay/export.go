@@ -51,6 +51,8 @@ type ImportOptions struct {
 	// own decisions are kept as they are).
 	Policies flows.PolicySet
 	Progress Progress
+	// Thresholds are the policies' (FoldOptions).
+	Thresholds flows.Thresholds
 }
 
 // ImportReport says what became of the file's lines.
@@ -99,7 +101,7 @@ func Import(ctx context.Context, r io.Reader, dir string, o ImportOptions) (rep 
 	if o.Strict {
 		enf = flows.Strict
 	}
-	pc := flows.PolicyConfig{Enabled: o.Policies}
+	pc := flows.PolicyConfig{Enabled: o.Policies, Thresholds: o.Thresholds}
 	eng := engine.New(engine.Options{Enforcement: enf, Policies: pc})
 	var now atomic.Int64 // the recorded_at of the batch being appended
 	j, err := journal.Open(dir, journal.Options{

@@ -145,6 +145,8 @@ type LostOptions struct {
 	// checked.
 	Consumers []Consumer
 	Progress  Progress
+	// Thresholds are the daemon's (FoldOptions).
+	Thresholds flows.Thresholds
 }
 
 // Lost builds the lost-event report of a source: the rejected log first
@@ -312,7 +314,7 @@ type lost struct {
 }
 
 func newLost(o LostOptions) *lost {
-	l := &lost{o: o, w: o.Windows.withDefaults(), eng: engine.New(engine.Options{}), summary: map[string]int{},
+	l := &lost{o: o, w: o.Windows.withDefaults(), eng: FoldOptions{Thresholds: o.Thresholds}.engine(), summary: map[string]int{},
 		entered: map[string]uint64{}, training: map[string]chain{}, evaluation: map[string]chain{},
 		threshold: map[string]chain{}, promoted: map[string]chain{}, recovery: map[string]chain{},
 		dead: map[string]deadLetter{}, types: map[string]uint64{}, counts: map[string]int{}, wantTime: map[uint64]time.Time{}}

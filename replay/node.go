@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ringrift/ringriftd/engine"
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 )
@@ -48,8 +47,9 @@ const maxHistory = 50
 // ExplainNode tells a node's story: health history, recovery attempts and
 // escalations (entering escalated, health_alert, and the decisions about
 // the node).
-func ExplainNode(ctx context.Context, src Source, node string, now time.Time, progress Progress) (*NodeStory, error) {
-	eng := engine.New(engine.Options{})
+func ExplainNode(ctx context.Context, src Source, node string, now time.Time, o FoldOptions) (*NodeStory, error) {
+	eng := o.engine()
+	progress := o.Progress
 	m := eng.Machines()
 	st := &NodeStory{Node: node, History: []Entry{}, Recoveries: []Recovery{}, Escalations: []Entry{}, Accepts: []string{}}
 	var last time.Time

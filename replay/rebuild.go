@@ -12,8 +12,25 @@ import (
 
 	"github.com/ringrift/ringriftd/engine"
 	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/journal"
 )
+
+// FoldOptions say how a command folds a source: with the daemon's
+// thresholds, telling progress.
+type FoldOptions struct {
+	Progress Progress
+	// Thresholds are the daemon's (its --thresholds file): they decide the
+	// health projection's cluster status, and the policies' decisions of
+	// verify. Zero means flows.DefaultThresholds.
+	Thresholds flows.Thresholds
+}
+
+// engine is an engine that folds as the daemon does (no policy decides:
+// the journal holds the decisions).
+func (o FoldOptions) engine() *engine.Engine {
+	return engine.New(engine.Options{Policies: flows.PolicyConfig{Thresholds: o.Thresholds}})
+}
 
 // At is the point a rebuild reflects: the last event folded.
 type At struct {
@@ -45,8 +62,8 @@ func render(eng *engine.Engine, at At) *Projections {
 
 // Rebuild folds the source up to the point (a zero point: to the end) and
 // renders every projection.
-func Rebuild(ctx context.Context, src Source, at Point, progress Progress) (*Projections, error) {
-	ps, err := rebuildAt(ctx, src, []Point{at}, progress)
+func Rebuild(ctx context.Context, src Source, at Point, o FoldOptions) (*Projections, error) {
+	ps, err := rebuildAt(ctx, src, []Point{at}, o)
 	if err != nil {
 		return nil, err
 	}
@@ -57,8 +74,9 @@ func Rebuild(ctx context.Context, src Source, at Point, progress Progress) (*Pro
 // points may come in any order and mix seqs and times: each is rendered
 // just before the first event that lies after it (Point.After), or at the
 // end.
-func rebuildAt(ctx context.Context, src Source, points []Point, progress Progress) ([]*Projections, error) {
-	eng := engine.New(engine.Options{})
+func rebuildAt(ctx context.Context, src Source, points []Point, o FoldOptions) ([]*Projections, error) {
+	eng := o.engine()
+	progress := o.Progress
 	out := make([]*Projections, len(points))
 	left := len(points)
 	var cur At
@@ -265,8 +283,8 @@ type DiffReport struct {
 // Diff rebuilds the projections at a and at b (in one pass; each a seq, a
 // time or the end, in either order) and lists every value that differs
 // from a to b, by JSON path.
-func Diff(ctx context.Context, src Source, a, b Point, progress Progress) (*DiffReport, error) {
-	ps, err := rebuildAt(ctx, src, []Point{a, b}, progress)
+func Diff(ctx context.Context, src Source, a, b Point, o FoldOptions) (*DiffReport, error) {
+	ps, err := rebuildAt(ctx, src, []Point{a, b}, o)
 	if err != nil {
 		return nil, err
 	}

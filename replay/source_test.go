@@ -64,7 +64,7 @@ func TestSnapshotWhileOpen(t *testing.T) {
 	assert.Contains(t, src.Name(), "a copy")
 	assert.Equal(t, tj.j.Durable(), src.Last())
 	live := tj.eng.ProjectionJSON
-	p, err := replay.Rebuild(context.Background(), src, replay.Point{}, nil)
+	p, err := replay.Rebuild(context.Background(), src, replay.Point{}, replay.FoldOptions{})
 	require.NoError(t, err)
 	want, _ := live("pipelines")
 	assert.JSONEq(t, string(want), string(p.Pipelines), "a rebuild from the copy equals the live state")
@@ -152,7 +152,7 @@ func TestImportCompatibilityShapeLenient(t *testing.T) {
 	r, err := replay.CollectLost(context.Background(), src, replay.LostOptions{})
 	require.NoError(t, err)
 	require.Len(t, findings(r, replay.KindRefused), 1, "the undecodable line is in the rejected log")
-	p, err := replay.Rebuild(context.Background(), src, replay.Point{}, nil)
+	p, err := replay.Rebuild(context.Background(), src, replay.Point{}, replay.FoldOptions{})
 	require.NoError(t, err)
 	assert.Contains(t, string(p.Pipelines), `"hex8_2p":{"state":"training"`)
 	assert.Contains(t, string(p.Pipelines), `"violations":1`)
@@ -166,7 +166,7 @@ func TestURLSource(t *testing.T) {
 	src, err := replay.OpenJournal(context.Background(), tj.dir)
 	require.NoError(t, err)
 	all := export(t, src)
-	want, err := replay.Rebuild(context.Background(), src, replay.Point{}, nil)
+	want, err := replay.Rebuild(context.Background(), src, replay.Point{}, replay.FoldOptions{})
 	require.NoError(t, err)
 	require.NoError(t, src.Close())
 	lines := strings.SplitAfter(all, "\n")
@@ -202,12 +202,12 @@ func TestURLSource(t *testing.T) {
 
 	bad, err := replay.OpenURL(srv.URL, "wrong", nil)
 	require.NoError(t, err)
-	_, err = replay.Rebuild(context.Background(), bad, replay.Point{}, nil)
+	_, err = replay.Rebuild(context.Background(), bad, replay.Point{}, replay.FoldOptions{})
 	assert.ErrorContains(t, err, "RINGRIFT_TOKEN")
 
 	u, err := replay.OpenURL(srv.URL+"/", "s3cret", nil)
 	require.NoError(t, err)
-	got, err := replay.Rebuild(context.Background(), u, replay.Point{}, nil)
+	got, err := replay.Rebuild(context.Background(), u, replay.Point{}, replay.FoldOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, want.At, got.At)
 	assert.JSONEq(t, string(want.Pipelines), string(got.Pipelines))
@@ -238,7 +238,7 @@ func TestDiffAndTimeline(t *testing.T) {
 	src, err := replay.OpenJournal(context.Background(), tj.dir)
 	require.NoError(t, err)
 	defer src.Close()
-	d, err := replay.Diff(context.Background(), src, replay.Point{Seq: 2}, replay.Point{}, nil)
+	d, err := replay.Diff(context.Background(), src, replay.Point{Seq: 2}, replay.Point{}, replay.FoldOptions{})
 	require.NoError(t, err)
 	var paths []string
 	for _, c := range d.Changes {
@@ -366,7 +366,7 @@ func TestDiffMixedPoints(t *testing.T) {
 		}
 		return "", ""
 	}
-	d, err := replay.Diff(context.Background(), src, late, early, nil)
+	d, err := replay.Diff(context.Background(), src, late, early, replay.FoldOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(3), d.A.Seq)
 	assert.Equal(t, uint64(1), d.B.Seq)
@@ -374,11 +374,11 @@ func TestDiffMixedPoints(t *testing.T) {
 	assert.Equal(t, `"evaluating"`, from)
 	assert.Equal(t, `"training"`, to)
 
-	d, err = replay.Diff(context.Background(), src, early, late, nil)
+	d, err = replay.Diff(context.Background(), src, early, late, replay.FoldOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(1), d.A.Seq)
 	assert.Equal(t, uint64(3), d.B.Seq)
-	d, err = replay.Diff(context.Background(), src, replay.Point{}, early, nil)
+	d, err = replay.Diff(context.Background(), src, replay.Point{}, early, replay.FoldOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(3), d.A.Seq, "the end")
 	assert.Equal(t, uint64(1), d.B.Seq)

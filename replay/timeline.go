@@ -66,8 +66,7 @@ type TimelineOptions struct {
 	// timeline, by the time each input reached ringriftd.
 	Refused  bool
 	Progress Progress
-	// Thresholds are the daemon's (its --thresholds file); zero means
-	// flows.DefaultThresholds.
+	// Thresholds are the daemon's (FoldOptions).
 	Thresholds flows.Thresholds
 }
 
@@ -124,7 +123,7 @@ type timeline struct {
 }
 
 func newTimeline(o TimelineOptions, emit func(*Entry) error) *timeline {
-	eng := engine.New(engine.Options{Policies: flows.PolicyConfig{Thresholds: o.Thresholds}})
+	eng := FoldOptions{Thresholds: o.Thresholds}.engine()
 	return &timeline{o: o, emit: emit, eng: eng, m: eng.Machines(), byID: map[string]*Entry{}}
 }
 

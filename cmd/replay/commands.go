@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -9,6 +10,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/replay"
@@ -59,6 +62,7 @@ var commands = []*command{
 
 func runTimeline(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
+	th := thresholdsFlag(fs)
 	ff := addFilterFlags(fs)
 	refused := fs.Bool("refused", true, "merge refused inputs from the rejected log")
 	if err := parseNone(e, fs, args); err != nil {
@@ -77,7 +81,7 @@ func runTimeline(e *env, c *command, args []string) error {
 	defer done()
 	w := bufio.NewWriterSize(e.stdout, 64<<10)
 	defer w.Flush()
-	o := replay.TimelineOptions{Filter: f, Refused: *refused, Progress: prog}
+	o := replay.TimelineOptions{Filter: f, Refused: *refused, Progress: prog, Thresholds: th.t}
 	if co.json {
 		// left-out lines are entries of the stream (refused, with their line)
 		enc := json.NewEncoder(w)
@@ -103,6 +107,7 @@ func runTimeline(e *env, c *command, args []string) error {
 
 func runExplain(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
+	th := thresholdsFlag(fs)
 	args, err := parse(e, fs, args)
 	if err != nil {
 		return err
@@ -112,7 +117,7 @@ func runExplain(e *env, c *command, args []string) error {
 		return errors.New("explain: want one CONFIG, e.g. hex8_2p")
 	}
 	_, err = co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
-		st, err := replay.Explain(e.ctx, src, args[0], now, prog)
+		st, err := replay.Explain(e.ctx, src, args[0], now, replay.FoldOptions{Progress: prog, Thresholds: th.t})
 		if err != nil {
 			return nil, now, err
 		}
@@ -123,6 +128,7 @@ func runExplain(e *env, c *command, args []string) error {
 
 func runNode(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
+	th := thresholdsFlag(fs)
 	args, err := parse(e, fs, args)
 	if err != nil {
 		return err
@@ -132,7 +138,7 @@ func runNode(e *env, c *command, args []string) error {
 		return errors.New("node: want one NODE, e.g. gpu-07")
 	}
 	_, err = co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
-		st, err := replay.ExplainNode(e.ctx, src, args[0], now, prog)
+		st, err := replay.ExplainNode(e.ctx, src, args[0], now, replay.FoldOptions{Progress: prog, Thresholds: th.t})
 		if err != nil {
 			return nil, now, err
 		}
@@ -143,6 +149,7 @@ func runNode(e *env, c *command, args []string) error {
 
 func runLost(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
+	th := thresholdsFlag(fs)
 	var o replay.LostOptions
 	fs.DurationVar(&o.DuplicateWindow, "duplicate-window", 30*time.Second, "probable duplicates: same content within this window (negative: off)")
 	fs.DurationVar(&o.Windows.Training, "training-window", 24*time.Hour, "training_started must end within this")
@@ -168,7 +175,7 @@ func runLost(e *env, c *command, args []string) error {
 		return err
 	}
 	defer src.Close()
-	o.Now = now
+	o.Now, o.Thresholds = now, th.t
 	prog, done := co.progress(e)
 	o.Progress = prog
 	w := bufio.NewWriterSize(e.stdout, 64<<10)
@@ -266,6 +273,7 @@ func readConsumers(path string) ([]replay.Consumer, error) {
 
 func runRebuild(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
+	th := thresholdsFlag(fs)
 	atFlag := fs.String("at", "", "rebuild as of `SEQ or TIME` (default: the end)")
 	if err := parseNone(e, fs, args); err != nil {
 		return err
@@ -278,7 +286,7 @@ func runRebuild(e *env, c *command, args []string) error {
 		}
 	}
 	_, err := co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
-		p, err := replay.Rebuild(e.ctx, src, at, prog)
+		p, err := replay.Rebuild(e.ctx, src, at, replay.FoldOptions{Progress: prog, Thresholds: th.t})
 		if err != nil || p.At.Time == nil {
 			return p, now, err
 		}
@@ -289,6 +297,7 @@ func runRebuild(e *env, c *command, args []string) error {
 
 func runDiff(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
+	th := thresholdsFlag(fs)
 	args, err := parse(e, fs, args)
 	if err != nil {
 		return err
@@ -309,7 +318,7 @@ func runDiff(e *env, c *command, args []string) error {
 		pts[i] = p
 	}
 	_, err = co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
-		d, err := replay.Diff(e.ctx, src, pts[0], pts[1], prog)
+		d, err := replay.Diff(e.ctx, src, pts[0], pts[1], replay.FoldOptions{Progress: prog, Thresholds: th.t})
 		return d, now, err
 	})
 	return err
@@ -317,6 +326,7 @@ func runDiff(e *env, c *command, args []string) error {
 
 func runVerify(e *env, c *command, args []string) error {
 	fs, co := newFlags(e, c)
+	th := thresholdsFlag(fs)
 	pol := fs.String("policies", "all", "today's policies: all, none, or a comma-separated list")
 	if err := parseNone(e, fs, args); err != nil {
 		return err
@@ -325,8 +335,7 @@ func runVerify(e *env, c *command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--policies: %w", err)
 	}
-	cfg := flows.DefaultPolicyConfig()
-	cfg.Enabled = set
+	cfg := flows.PolicyConfig{Enabled: set, Thresholds: th.t}
 	v, err := co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
 		r, err := replay.Verify(e.ctx, src, cfg, prog)
 		return r, now, err
@@ -397,6 +406,7 @@ func runExport(e *env, c *command, args []string) error {
 
 func runImport(e *env, c *command, args []string) error {
 	fs := flagsOnly(e, c)
+	th := thresholdsFlag(fs)
 	into := fs.String("into", "", "the new journal directory `DIR` (must not exist or be empty)")
 	strict := fs.Bool("strict", false, "refuse flow violations instead of journaling them (lenient)")
 	pol := fs.String("policies", "none", "policies that decide on the imported events: none (the file's decisions are kept), all, or a list")
@@ -422,7 +432,7 @@ func runImport(e *env, c *command, args []string) error {
 		defer fh.Close()
 		r = fh
 	}
-	rep, err := replay.Import(e.ctx, r, *into, replay.ImportOptions{Strict: *strict, Policies: set})
+	rep, err := replay.Import(e.ctx, r, *into, replay.ImportOptions{Strict: *strict, Policies: set, Thresholds: th.t})
 	if err != nil {
 		return err
 	}
@@ -532,6 +542,40 @@ func (co *common) start(e *env) (replay.Source, time.Time, error) {
 	}
 	src, err := co.open(e)
 	return src, now, err
+}
+
+// thresholds is --thresholds FILE: the daemon's thresholds file (YAML,
+// keys of flows.Thresholds), read as the flag is parsed.
+type thresholds struct {
+	path string
+	t    flows.Thresholds // zero: flows.DefaultThresholds
+}
+
+// thresholdsFlag gives a folding command --thresholds FILE.
+func thresholdsFlag(fs *flag.FlagSet) *thresholds {
+	th := &thresholds{}
+	fs.Func("thresholds", "fold with the daemon's thresholds `FILE` (its --thresholds YAML; default: the built-in thresholds)", th.load)
+	return th
+}
+
+// load reads the file as the daemon does: the built-in thresholds with the
+// file's values over them; an unknown key is an error.
+func (th *thresholds) load(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	t := flows.DefaultThresholds()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&t); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	th.path, th.t = path, t
+	return nil
 }
 
 type filterFlags struct {

@@ -181,3 +181,44 @@ func TestVersion(t *testing.T) {
 		assert.True(t, strings.HasPrefix(out, "replay github.com/ringrift/ringriftd"), out)
 	}
 }
+
+// TestThresholdsFile: the folding commands take the daemon's --thresholds
+// file, and fold with it (the cluster status follows its percentages); a
+// file the daemon would refuse is refused.
+func TestThresholdsFile(t *testing.T) {
+	dir := t.TempDir()
+	lax := filepath.Join(dir, "lax.yaml")
+	require.NoError(t, os.WriteFile(lax, []byte("cluster_degraded: 90\ncluster_critical: 100\n"), 0o644))
+	src := "testdata/small.ndjson"
+	cluster := func(args ...string) string {
+		out, stderr, err := replayCmd(t, append([]string{"rebuild", "--file", src, "--json"}, args...)...)
+		require.NoError(t, err, stderr)
+		var p struct {
+			Health struct {
+				Cluster string `json:"cluster"`
+			} `json:"health"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &p))
+		return p.Health.Cluster
+	}
+	assert.Equal(t, "critical", cluster(), "the built-in thresholds")
+	assert.Equal(t, "healthy", cluster("--thresholds", lax), "the file's")
+
+	for _, args := range [][]string{{"timeline"}, {"explain", "hex8_2p"}, {"node", "gpu-02"}, {"lost"}, {"diff", "1", "end"}, {"verify"}} {
+		_, stderr, err := replayCmd(t, append(append([]string{args[0], "--file", src, "--thresholds", lax}, args[1:]...), "--json")...)
+		assert.True(t, err == nil || errors.Is(err, errFailed), "%v: %v %s", args, err, stderr)
+	}
+	_, _, err := replayCmd(t, "import", "--thresholds", lax, "--into", filepath.Join(dir, "j"), src)
+	assert.True(t, err == nil || errors.Is(err, errFailed), "import: %v", err)
+
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("elo_gian: 30\n"), 0o644))
+	_, _, err = replayCmd(t, "rebuild", "--file", src, "--thresholds", bad)
+	assert.ErrorContains(t, err, "elo_gian")
+	require.NoError(t, os.WriteFile(bad, []byte("cluster_degraded: 50\ncluster_critical: 10\n"), 0o644))
+	_, _, err = replayCmd(t, "rebuild", "--file", src, "--thresholds", bad)
+	assert.ErrorContains(t, err, "bad.yaml")
+	_, stderr, err := replayCmd(t, "stats", "--file", src, "--thresholds", lax)
+	assert.Error(t, err, "stats does not fold: no --thresholds")
+	assert.Contains(t, stderr, "flag provided but not defined")
+}
