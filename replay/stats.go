@@ -181,7 +181,7 @@ func (st *Stats) WriteText(w io.Writer, s Style) error {
 		}
 		t := &table{}
 		for i, c := range cs {
-			if i == limit {
+			if limit > 0 && i == limit { // 0: every row
 				t.row("  …", fmt.Sprintf("%d more", len(cs)-limit))
 				break
 			}
@@ -192,7 +192,7 @@ func (st *Stats) WriteText(w io.Writer, s Style) error {
 	for _, sec := range []struct {
 		title string
 		cs    []Count
-		limit int
+		limit int // rows shown; 0 = all (categories are few, busiest keys ten)
 	}{{"By type", st.ByType, 25}, {"By category", st.ByCategory, 0}, {"By source", st.BySource, 15},
 		{"By config", st.ByConfig, 0}, {"By node", st.ByNode, 30}, {"Busiest keys", st.Busiest, 0}} {
 		if err := section(sec.title, sec.cs, sec.limit); err != nil {

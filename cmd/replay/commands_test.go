@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -221,4 +223,32 @@ func TestThresholdsFile(t *testing.T) {
 	_, stderr, err := replayCmd(t, "stats", "--file", src, "--thresholds", lax)
 	assert.Error(t, err, "stats does not fold: no --thresholds")
 	assert.Contains(t, stderr, "flag provided but not defined")
+}
+
+// TestStatsTextHasEverySection: the text has a row per category, per config
+// and per busiest key, as --json has them (issue 14: only "… 12 more").
+func TestStatsTextHasEverySection(t *testing.T) {
+	out, _, err := replayCmd(t, "stats", "--file", "testdata/small.ndjson", "--json")
+	require.NoError(t, err)
+	var st replay.Stats
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	text, _, err := replayCmd(t, "stats", "--file", "testdata/small.ndjson")
+	require.NoError(t, err)
+	section := func(title string) string {
+		_, rest, ok := strings.Cut(text, "\n"+title+"\n")
+		require.True(t, ok, "section %s in %s", title, text)
+		body, _, _ := strings.Cut(rest, "\n\n")
+		return body
+	}
+	for _, sec := range []struct {
+		title string
+		cs    []replay.Count
+	}{{"By category", st.ByCategory}, {"By config", st.ByConfig}, {"Busiest keys", st.Busiest}} {
+		body := section(sec.title)
+		require.NotEmpty(t, sec.cs)
+		assert.NotContains(t, body, "more", sec.title)
+		for _, c := range sec.cs {
+			assert.Regexp(t, `(?m)^  `+regexp.QuoteMeta(c.Name)+` +`+strconv.FormatUint(c.Count, 10)+` `, body, sec.title)
+		}
+	}
 }
