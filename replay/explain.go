@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringrift/ringriftd/engine"
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 )
@@ -80,122 +81,172 @@ func Explain(ctx context.Context, src Source, config string, now time.Time, o Fo
 	if k, ok := event.NormalizeConfigKey(config); ok {
 		config = k
 	}
-	eng := o.engine()
-	progress := o.Progress
-	m := eng.Machines()
-	st := &Story{Config: config, Waiting: []Move{}, Pauses: []Pause{}, History: []Iteration{}, Recent: []Entry{}}
-	setters := map[string]Ref{} // scope/reason → event
-	setAt := map[string]time.Time{}
-	var backpressure Ref
-	var backpressureAt time.Time
-	var started time.Time
-	var last time.Time
-	var n uint64
+	x := newExplainer(config, o)
 	total := lastOf(src)
 	err := src.Scan(ctx, 1, Filter{}, func(e *event.Event) error {
-		if n++; progress != nil && n&16383 == 0 {
-			progress(n, total)
+		if x.n++; o.Progress != nil && x.n&16383 == 0 {
+			o.Progress(x.n, total)
 		}
-		last = e.Time
-		mine := e.ConfigKey == config
-		if r, ok := pauseSetters[e.Type]; ok && (mine || e.ConfigKey == "") {
-			scope := "config"
-			if !mine {
-				scope = "cluster"
-			}
-			setters[scope+"/"+r] = Ref{Seq: e.Seq, Type: e.Type}
-			setAt[scope+"/"+r] = e.Time
-		}
-		if e.Type == "backpressure_activated" && (mine || e.ConfigKey == "") {
-			backpressure, backpressureAt = Ref{Seq: e.Seq, Type: e.Type}, e.Time
-		}
-		if !mine {
-			eng.Fold(e)
-			return nil
-		}
-		st.Events++
-		p := m.Pipeline(config)
-		before, outcome := "collecting", (*flows.Outcome)(nil)
-		if p != nil {
-			before, outcome = p.State, p.LastOutcome
-		}
-		eng.Fold(e)
-		p = m.Pipeline(config)
-		if p == nil {
-			return nil
-		}
-		if e.Type == "training_started" && p.State == flows.Training {
-			started = e.Time
-		}
-		if p.LastOutcome != nil && p.LastOutcome != outcome {
-			o := p.LastOutcome
-			reason, _ := e.Str("reason")
-			st.History = append(st.History, Iteration{Iteration: o.Iteration, Outcome: o.Outcome, Gate: o.Gate, Reason: reason,
-				Model: o.Model, Seq: e.Seq, Type: e.Type, Time: Time{e.Time}, Started: Time{started}})
-			started = time.Time{}
-		}
-		if p.State != before {
-			st.Recent = append(st.Recent, Entry{Seq: e.Seq, Time: Time{e.Time}, Type: e.Type, Source: e.Source,
-				Transition: &Transition{Machine: "pipeline", From: before, To: p.State}})
-			if len(st.Recent) > maxRecent {
-				st.Recent = append(st.Recent[:0], st.Recent[1:]...)
-			}
-		}
+		x.fold(e)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if now.IsZero() {
-		now = last
+		now = x.last
 	}
-	st.Now = Time{now}
-	p := m.Pipeline(config)
+	return x.story(now)
+}
+
+// explainer is the state of one Explain: the engine it folds, the story
+// so far, and the events that set each pause.
+type explainer struct {
+	config string
+	eng    *engine.Engine
+	m      *flows.Machines
+	st     *Story
+	// setters are the last event that set each pause, by "scope/reason"
+	// (backpressure by "config/…" or "cluster/…" like the others).
+	setters map[string]setter
+	started time.Time // the current iteration's training_started
+	last    time.Time
+	n       uint64
+}
+
+type setter struct {
+	ref Ref
+	at  time.Time
+}
+
+func newExplainer(config string, o FoldOptions) *explainer {
+	eng := o.engine()
+	return &explainer{config: config, eng: eng, m: eng.Machines(), setters: map[string]setter{},
+		st: &Story{Config: config, Waiting: []Move{}, Pauses: []Pause{}, History: []Iteration{}, Recent: []Entry{}}}
+}
+
+// fold folds one event; the config's own events add to its story.
+func (x *explainer) fold(e *event.Event) {
+	x.last = e.Time
+	mine := e.ConfigKey == x.config
+	if mine || e.ConfigKey == "" {
+		scope := "config"
+		if !mine {
+			scope = "cluster"
+		}
+		if r, ok := pauseSetters[e.Type]; ok {
+			x.setters[scope+"/"+r] = setter{Ref{Seq: e.Seq, Type: e.Type}, e.Time}
+		}
+		if e.Type == "backpressure_activated" {
+			x.setters[scope+"/"+flows.PauseBackpressure] = setter{Ref{Seq: e.Seq, Type: e.Type}, e.Time}
+		}
+	}
+	if !mine {
+		x.eng.Fold(e)
+		return
+	}
+	x.st.Events++
+	before, outcome := flows.Collecting, (*flows.Outcome)(nil)
+	if p := x.m.Pipeline(x.config); p != nil {
+		before, outcome = p.State, p.LastOutcome
+	}
+	x.eng.Fold(e)
+	p := x.m.Pipeline(x.config)
 	if p == nil {
-		return nil, fmt.Errorf("config %q has no event and is not canonical", config)
+		return
+	}
+	if e.Type == "training_started" && p.State == flows.Training {
+		x.started = e.Time
+	}
+	if p.LastOutcome != nil && p.LastOutcome != outcome {
+		o := p.LastOutcome
+		reason, _ := e.Str("reason")
+		x.st.History = append(x.st.History, Iteration{Iteration: o.Iteration, Outcome: o.Outcome, Gate: o.Gate, Reason: reason,
+			Model: o.Model, Seq: e.Seq, Type: e.Type, Time: Time{e.Time}, Started: Time{x.started}})
+		x.started = time.Time{}
+	}
+	if p.State != before {
+		x.st.Recent = append(x.st.Recent, Entry{Seq: e.Seq, Time: Time{e.Time}, Type: e.Type, Source: e.Source,
+			Transition: &Transition{Machine: "pipeline", From: before, To: p.State}})
+		if len(x.st.Recent) > maxRecent {
+			x.st.Recent = append(x.st.Recent[:0], x.st.Recent[1:]...)
+		}
+	}
+}
+
+// story finishes the story at now: the state and for how long, what would
+// move it, the pauses and what set them.
+func (x *explainer) story(now time.Time) (*Story, error) {
+	st := x.st
+	st.Now = Time{now}
+	p := x.m.Pipeline(x.config)
+	if p == nil {
+		return nil, fmt.Errorf("config %q has no event and is not canonical", x.config)
 	}
 	st.State, st.Iteration, st.Model, st.Champion = p.State, p.Iteration, p.Model, p.Champion()
 	if !p.EnteredAt.IsZero() {
 		t := p.EnteredAt
 		st.Since = &Time{t}
 		st.ForSec = Seconds(t, now)
-		if limit, ok := StuckLimits[p.State]; ok {
+		if limit, ok := flows.StuckLimits[p.State]; ok {
 			st.Limit = Human(limit)
 			st.Stuck = now.Sub(t) > limit // Sub saturates: right for any span
 		}
 	}
-	x := m.Explain(config)
-	for _, ev := range x.Accepts {
+	ex := x.m.Explain(x.config)
+	for _, ev := range ex.Accepts {
 		mv := Move{Event: ev, To: nextState(p.State, ev)}
 		switch ev {
 		case "training_threshold", "training_started":
-			mv.Blocked = x.TrainingPaused
+			mv.Blocked = ex.TrainingPaused
 		case "promotion_started", "model_promoted":
-			mv.Blocked = x.PromotionPaused
+			mv.Blocked = ex.PromotionPaused
 		}
 		st.Waiting = append(st.Waiting, mv)
 	}
-	for _, r := range x.Paused {
-		pz := Pause{Reason: r, Scope: "config"}
-		if r == flows.PauseBackpressure {
-			if backpressure.Seq != 0 {
-				b := backpressure
-				pz.SetBy, pz.Since = &b, Time{backpressureAt}
-			}
-		} else if ref, ok := setters["config/"+r]; ok && p.Paused[r] {
-			pz.SetBy, pz.Since = &ref, Time{setAt["config/"+r]}
-		} else if ref, ok := setters["cluster/"+r]; ok {
-			pz.Scope, pz.SetBy, pz.Since = "cluster", &ref, Time{setAt["cluster/"+r]}
-		}
-		st.Pauses = append(st.Pauses, pz)
+	for _, r := range ex.Paused {
+		st.Pauses = append(st.Pauses, x.pauses(p, r)...)
 	}
-	if js, ok := eng.ProjectionJSON("pipelines"); ok {
+	if js, ok := x.eng.ProjectionJSON("pipelines"); ok {
 		var all map[string]json.RawMessage
 		if json.Unmarshal(js, &all) == nil {
-			st.Pipeline = all[config]
+			st.Pipeline = all[x.config]
 		}
 	}
 	return st, nil
+}
+
+// pauses are the scopes that pause the config for reason r, each with the
+// event that set it: the config's own, else the cluster-wide one. Both
+// scopes of backpressure may block at once (the health projection knows
+// which do): each is listed.
+func (x *explainer) pauses(p *flows.Pipeline, r string) []Pause {
+	with := func(scope string) Pause {
+		pz := Pause{Reason: r, Scope: scope}
+		if s, ok := x.setters[scope+"/"+r]; ok {
+			ref := s.ref
+			pz.SetBy, pz.Since = &ref, Time{s.at}
+		}
+		return pz
+	}
+	if r == flows.PauseBackpressure {
+		h := x.eng.Health()
+		var out []Pause
+		if h.Blocks(x.config) {
+			out = append(out, with("config"))
+		}
+		if h.Blocks("") || len(out) == 0 {
+			out = append(out, with("cluster"))
+		}
+		return out
+	}
+	if _, ok := x.setters["config/"+r]; ok && p.Paused[r] {
+		return []Pause{with("config")}
+	}
+	if _, ok := x.setters["cluster/"+r]; ok {
+		return []Pause{with("cluster")}
+	}
+	return []Pause{{Reason: r, Scope: "config"}}
 }
 
 func lastOf(src Source) uint64 {

@@ -79,22 +79,6 @@ func CollectLost(ctx context.Context, src Source, o LostOptions) (*LostReport, e
 	return r, nil
 }
 
-// StuckLimits are the limits of projections.md: how long a pipeline state
-// may last before it counts as stuck. "Syncing-related waits" are the states
-// that wait for data or a model to move before the next stage starts:
-// training_ready, trained, evaluated and rolling_back. collecting has no
-// limit.
-var StuckLimits = map[string]time.Duration{
-	flows.TrainingReady: 30 * time.Minute,
-	flows.Trained:       30 * time.Minute,
-	flows.Evaluated:     30 * time.Minute,
-	flows.RollingBack:   30 * time.Minute,
-	flows.Training:      24 * time.Hour,
-	flows.Evaluating:    2 * time.Hour,
-	flows.Candidate:     10 * time.Minute,
-	flows.Promoting:     10 * time.Minute,
-}
-
 // Windows are how long an expected follow-up may take before a chain counts
 // as broken. A chain still open at "now" but younger than its window is
 // pending, not broken.
@@ -583,7 +567,7 @@ func (l *lost) finish() {
 	m := l.eng.Machines()
 	for _, k := range m.PipelineKeys() {
 		p := m.Pipeline(k)
-		limit, ok := StuckLimits[p.State]
+		limit, ok := flows.StuckLimits[p.State] // the API's: replay and the API agree on stuck
 		if !ok || p.EnteredAt.IsZero() {
 			continue
 		}
