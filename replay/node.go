@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringrift/ringriftd/engine"
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 )
@@ -48,93 +49,121 @@ const maxHistory = 50
 // escalations (entering escalated, health_alert, and the decisions about
 // the node).
 func ExplainNode(ctx context.Context, src Source, node string, now time.Time, o FoldOptions) (*NodeStory, error) {
-	eng := o.engine()
-	progress := o.Progress
-	m := eng.Machines()
-	st := &NodeStory{Node: node, History: []Entry{}, Recoveries: []Recovery{}, Escalations: []Entry{}, Accepts: []string{}}
-	var last time.Time
-	var n uint64
-	var since time.Time
+	x := newNodeExplainer(node, o)
 	total := lastOf(src)
 	err := src.Scan(ctx, 1, Filter{}, func(e *event.Event) error {
-		if n++; progress != nil && n&16383 == 0 {
-			progress(n, total)
+		if x.n++; o.Progress != nil && x.n&16383 == 0 {
+			o.Progress(x.n, total)
 		}
-		last = e.Time
-		if e.NodeID != node {
-			eng.Fold(e)
-			return nil
-		}
-		st.Events++
-		before := flows.Unknown
-		if nd := m.Node(node); nd != nil {
-			before = nd.State
-		}
-		eng.Fold(e)
-		after := before
-		if nd := m.Node(node); nd != nil {
-			after = nd.State
-		}
-		en := Entry{Seq: e.Seq, Time: Time{e.Time}, Type: e.Type, Source: e.Source}
-		if after != before {
-			en.Transition = &Transition{Machine: "recovery", From: before, To: after}
-			since = e.Time
-			st.Changes++
-			st.History = append(st.History, en)
-			if len(st.History) > maxHistory {
-				st.History = append(st.History[:0], st.History[1:]...)
-			}
-		}
-		decision := strings.HasPrefix(e.Source, event.DecisionSourcePrefix)
-		if after == flows.Escalated && before != flows.Escalated || e.Type == "health_alert" || decision && e.Type != "recovery_initiated" {
-			st.Escalations = append(st.Escalations, en)
-			if len(st.Escalations) > maxHistory {
-				st.Escalations = append(st.Escalations[:0], st.Escalations[1:]...)
-			}
-		}
-		switch e.Type {
-		case "recovery_initiated":
-			if after == flows.Recovering {
-				if k := len(st.Recoveries); k > 0 && st.Recoveries[k-1].Outcome == nil {
-					st.Recoveries[k-1].Outcome = &Ref{Seq: e.Seq, Type: e.Type}
-					st.Recoveries[k-1].OutcomeAt = Time{e.Time}
-				}
-				r := Recovery{Seq: e.Seq, Time: Time{e.Time}, Source: e.Source}
-				if nd := m.Node(node); nd != nil {
-					r.Attempt, r.Action = nd.Attempts, nd.LastAction
-				}
-				if a, ok := e.Str("action"); ok {
-					r.Action = a
-				}
-				st.Recoveries = append(st.Recoveries, r)
-				if len(st.Recoveries) > maxHistory {
-					st.Recoveries = append(st.Recoveries[:0], st.Recoveries[1:]...)
-				}
-			}
-		default:
-			if k := len(st.Recoveries); k > 0 && st.Recoveries[k-1].Outcome == nil && before == flows.Recovering && after != flows.Recovering {
-				st.Recoveries[k-1].Outcome = &Ref{Seq: e.Seq, Type: e.Type}
-				st.Recoveries[k-1].OutcomeAt = Time{e.Time}
-			}
-		}
+		x.fold(e)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if now.IsZero() {
-		now = last
+		now = x.last
 	}
+	return x.story(now)
+}
+
+// nodeExplainer is the state of one ExplainNode: the engine it folds and
+// the node's story so far.
+type nodeExplainer struct {
+	node  string
+	eng   *engine.Engine
+	m     *flows.Machines
+	st    *NodeStory
+	since time.Time // the last state change
+	last  time.Time
+	n     uint64
+}
+
+func newNodeExplainer(node string, o FoldOptions) *nodeExplainer {
+	eng := o.engine()
+	return &nodeExplainer{node: node, eng: eng, m: eng.Machines(),
+		st: &NodeStory{Node: node, History: []Entry{}, Recoveries: []Recovery{}, Escalations: []Entry{}, Accepts: []string{}}}
+}
+
+// state is the node's state, unknown before its first event.
+func (x *nodeExplainer) state() string {
+	if nd := x.m.Node(x.node); nd != nil {
+		return nd.State
+	}
+	return flows.Unknown
+}
+
+// keep appends to a list that keeps its last maxHistory entries.
+func keep[T any](list []T, v T) []T {
+	list = append(list, v)
+	if len(list) > maxHistory {
+		list = append(list[:0], list[1:]...)
+	}
+	return list
+}
+
+// fold folds one event; the node's own events add to its story.
+func (x *nodeExplainer) fold(e *event.Event) {
+	x.last = e.Time
+	if e.NodeID != x.node {
+		x.eng.Fold(e)
+		return
+	}
+	st := x.st
+	st.Events++
+	before := x.state()
+	x.eng.Fold(e)
+	after := x.state()
+	en := Entry{Seq: e.Seq, Time: Time{e.Time}, Type: e.Type, Source: e.Source}
+	if after != before {
+		en.Transition = &Transition{Machine: "recovery", From: before, To: after}
+		x.since = e.Time
+		st.Changes++
+		st.History = keep(st.History, en)
+	}
+	decision := strings.HasPrefix(e.Source, event.DecisionSourcePrefix)
+	if after == flows.Escalated && before != flows.Escalated || e.Type == "health_alert" || decision && e.Type != "recovery_initiated" {
+		st.Escalations = keep(st.Escalations, en)
+	}
+	x.recovery(e, before, after)
+}
+
+// recovery follows the recovery attempts: recovery_initiated starts one
+// (ending the one before, if it still ran), leaving recovering ends it.
+func (x *nodeExplainer) recovery(e *event.Event, before, after string) {
+	rs := x.st.Recoveries
+	open := len(rs) > 0 && rs[len(rs)-1].Outcome == nil
+	starts := e.Type == "recovery_initiated" && after == flows.Recovering
+	if open && (starts || e.Type != "recovery_initiated" && before == flows.Recovering && after != flows.Recovering) {
+		rs[len(rs)-1].Outcome = &Ref{Seq: e.Seq, Type: e.Type}
+		rs[len(rs)-1].OutcomeAt = Time{e.Time}
+	}
+	if !starts {
+		return
+	}
+	r := Recovery{Seq: e.Seq, Time: Time{e.Time}, Source: e.Source}
+	if nd := x.m.Node(x.node); nd != nil {
+		r.Attempt, r.Action = nd.Attempts, nd.LastAction
+	}
+	if a, ok := e.Str("action"); ok {
+		r.Action = a
+	}
+	x.st.Recoveries = keep(rs, r)
+}
+
+// story finishes the story at now.
+func (x *nodeExplainer) story(now time.Time) (*NodeStory, error) {
+	st := x.st
 	st.Now = Time{now}
-	nd := m.Node(node)
+	nd := x.m.Node(x.node)
 	if nd == nil {
-		return nil, fmt.Errorf("node %q is named by no event", node)
+		return nil, fmt.Errorf("node %q is named by no event", x.node)
 	}
 	st.State, st.Failures, st.Attempts, st.LastAction = nd.State, nd.Failures, nd.Attempts, nd.LastAction
-	if !since.IsZero() {
-		st.Since = &Time{since}
+	if !x.since.IsZero() {
+		st.Since = &Time{x.since}
 	}
-	st.Accepts = m.ExplainNode(node).Accepts
+	st.Accepts = x.m.ExplainNode(x.node).Accepts
 	return st, nil
 }
 
