@@ -82,21 +82,35 @@ func Explain(ctx context.Context, src Source, config string, now time.Time, o Fo
 		config = k
 	}
 	x := newExplainer(config, o)
-	total := lastOf(src)
-	err := src.Scan(ctx, 1, Filter{}, func(e *event.Event) error {
-		if x.n++; o.Progress != nil && x.n&16383 == 0 {
-			o.Progress(x.n, total)
-		}
-		x.fold(e)
-		return nil
-	})
+	last, err := foldAll(ctx, src, o.Progress, x.fold)
 	if err != nil {
 		return nil, err
 	}
-	if now.IsZero() {
-		now = x.last
+	return x.story(firstTime(now, last))
+}
+
+// foldAll calls fold with every event of src in order, telling progress;
+// it returns the last event's time.
+func foldAll(ctx context.Context, src Source, progress Progress, fold func(*event.Event)) (last time.Time, err error) {
+	total := lastOf(src)
+	var n uint64
+	err = src.Scan(ctx, 1, Filter{}, func(e *event.Event) error {
+		if n++; progress != nil && n&16383 == 0 {
+			progress(n, total)
+		}
+		last = e.Time
+		fold(e)
+		return nil
+	})
+	return last, err
+}
+
+// firstTime is t, or else (zero) the default.
+func firstTime(t, def time.Time) time.Time {
+	if t.IsZero() {
+		return def
 	}
-	return x.story(now)
+	return t
 }
 
 // explainer is the state of one Explain: the engine it folds, the story
@@ -110,8 +124,6 @@ type explainer struct {
 	// (backpressure by "config/…" or "cluster/…" like the others).
 	setters map[string]setter
 	started time.Time // the current iteration's training_started
-	last    time.Time
-	n       uint64
 }
 
 type setter struct {
@@ -127,7 +139,6 @@ func newExplainer(config string, o FoldOptions) *explainer {
 
 // fold folds one event; the config's own events add to its story.
 func (x *explainer) fold(e *event.Event) {
-	x.last = e.Time
 	mine := e.ConfigKey == x.config
 	if mine || e.ConfigKey == "" {
 		scope := "config"

@@ -50,21 +50,11 @@ const maxHistory = 50
 // the node).
 func ExplainNode(ctx context.Context, src Source, node string, now time.Time, o FoldOptions) (*NodeStory, error) {
 	x := newNodeExplainer(node, o)
-	total := lastOf(src)
-	err := src.Scan(ctx, 1, Filter{}, func(e *event.Event) error {
-		if x.n++; o.Progress != nil && x.n&16383 == 0 {
-			o.Progress(x.n, total)
-		}
-		x.fold(e)
-		return nil
-	})
+	last, err := foldAll(ctx, src, o.Progress, x.fold)
 	if err != nil {
 		return nil, err
 	}
-	if now.IsZero() {
-		now = x.last
-	}
-	return x.story(now)
+	return x.story(firstTime(now, last))
 }
 
 // nodeExplainer is the state of one ExplainNode: the engine it folds and
@@ -75,8 +65,6 @@ type nodeExplainer struct {
 	m     *flows.Machines
 	st    *NodeStory
 	since time.Time // the last state change
-	last  time.Time
-	n     uint64
 }
 
 func newNodeExplainer(node string, o FoldOptions) *nodeExplainer {
@@ -104,7 +92,6 @@ func keep[T any](list []T, v T) []T {
 
 // fold folds one event; the node's own events add to its story.
 func (x *nodeExplainer) fold(e *event.Event) {
-	x.last = e.Time
 	if e.NodeID != x.node {
 		x.eng.Fold(e)
 		return
