@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -553,14 +554,14 @@ func (l *lost) finish() {
 		if set.skip {
 			continue
 		}
-		for _, k := range sortedKeys(set.m) {
+		for _, k := range slices.Sorted(maps.Keys(set.m)) {
 			c := set.m[k]
 			if age := now.Sub(c.at); age > set.window {
 				l.broken(k, c, fmt.Sprintf(" within %s (open for %s)", Human(set.window), Span(c.at, now)))
 			}
 		}
 	}
-	for _, id := range sortedKeys(l.dead) {
+	for _, id := range slices.Sorted(maps.Keys(l.dead)) {
 		d := l.dead[id]
 		l.add(KindDeadLetter, "", fmt.Sprintf("handler %s gave up on seq %d; no redelivery names dead letter %s in its causation_id", d.handler, d.failed, id), d.seq)
 	}
@@ -618,13 +619,13 @@ func (l *lost) consumers(cs []Consumer) {
 		}
 	}
 	if !all {
-		for _, t := range sortedKeys(l.types) {
+		for _, t := range slices.Sorted(maps.Keys(l.types)) {
 			if _, ok := consumed[t]; !ok {
 				l.add(KindUnconsumedType, "", fmt.Sprintf("%s was journaled %d times but no subscription consumes it", t, l.counts[t]), l.types[t])
 			}
 		}
 	}
-	for _, t := range sortedKeys(consumed) {
+	for _, t := range slices.Sorted(maps.Keys(consumed)) {
 		if _, ok := l.types[t]; !ok {
 			l.add(KindUnseenType, "", fmt.Sprintf("%s is consumed by %s but never journaled", t, strings.Join(consumed[t], ", ")))
 		}
@@ -703,12 +704,3 @@ func orUnknown(s string) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -177,7 +179,7 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 	b.WriteString("\n" + s.Bold("Pipelines") + "\n")
 	t := &table{}
 	t.row("CONFIG", "STATE", "ITER", "FOR", "GAMES", "MODEL", "CHAMPION", "PAUSED", "VIOL")
-	for _, k := range sortedKeys(pipes) {
+	for _, k := range slices.Sorted(maps.Keys(pipes)) {
 		x := pipes[k]
 		since := "-"
 		if x.EnteredAt != nil {
@@ -191,7 +193,7 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 	b.WriteString("\n" + s.Bold("Elo") + "\n")
 	t = &table{}
 	t.row("CONFIG", "CHAMPION", "ELO", "VELOCITY", "TREND", "RATED")
-	for _, k := range sortedKeys(elo.Configs) {
+	for _, k := range slices.Sorted(maps.Keys(elo.Configs)) {
 		x := elo.Configs[k]
 		t.painted([]func(string) string{s.Cyan}, k, deref(x.Champion), num(x.ChampionElo, 2), num(x.Velocity, 2), x.Trend, fmt.Sprint(len(x.Ratings)))
 	}
@@ -199,7 +201,7 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 	b.WriteString("\n" + s.Bold("Curriculum") + "\n")
 	t = &table{}
 	t.row("CONFIG", "WEIGHT", "TIER", "SHARE")
-	for _, k := range sortedKeys(cur.Weights) {
+	for _, k := range slices.Sorted(maps.Keys(cur.Weights)) {
 		t.painted([]func(string) string{s.Cyan}, k, fmt.Sprintf("%.3f", cur.Weights[k]), fmt.Sprint(cur.Tiers[k]), fmt.Sprintf("%.3f", cur.Shares[k]))
 	}
 	t.write(&b)
@@ -212,7 +214,7 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 	if len(health.Backpressure.Configs) > 0 {
 		t = &table{}
 		t.row("  CONFIG", "QUEUE", "RESOURCE")
-		for _, k := range sortedKeys(health.Backpressure.Configs) {
+		for _, k := range slices.Sorted(maps.Keys(health.Backpressure.Configs)) {
 			c := health.Backpressure.Configs[k]
 			t.row("  "+k, c.Queue, c.Resource)
 		}
@@ -221,7 +223,7 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 	if len(health.Nodes) > 0 {
 		t = &table{}
 		t.row("  NODE", "STATE", "FAILURES", "ATTEMPTS", "LAST ACTION", "UPDATED")
-		for _, k := range sortedKeys(health.Nodes) {
+		for _, k := range slices.Sorted(maps.Keys(health.Nodes)) {
 			n := health.Nodes[k]
 			up := "-"
 			if n.UpdatedAt != nil {
@@ -238,7 +240,7 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 	if len(health.Daemons) > 0 {
 		t = &table{}
 		t.row("  DAEMON", "STATUS", "LAST SEEN")
-		for _, k := range sortedKeys(health.Daemons) {
+		for _, k := range slices.Sorted(maps.Keys(health.Daemons)) {
 			d := health.Daemons[k]
 			seen := "-"
 			if d.LastSeen != nil {

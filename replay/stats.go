@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -130,11 +132,7 @@ func CollectStats(ctx context.Context, src Source, f Filter, progress Progress) 
 		}
 		merged[b] += c
 	}
-	var hs []int64
-	for h := range merged {
-		hs = append(hs, h)
-	}
-	sort.Slice(hs, func(a, b int) bool { return hs[a] < hs[b] })
+	hs := slices.Sorted(maps.Keys(merged))
 	if len(hs) > maxBuckets {
 		hs = hs[len(hs)-maxBuckets:]
 	}
