@@ -51,7 +51,8 @@ func usage() string {
 	}
 	fmt.Fprintf(&b, "  %-18s %s\n", "fixture FILE...", "run fixture files and report every unmet expectation")
 	b.WriteString(`
-Every command but fixture and import reads one source and has --json. A journal
+Flags may come before or after the arguments ("--" ends them). Every command
+but fixture and import reads one source and has --json. A journal
 directory is never written: a daemon's open one is read from a copy, made under
 $TMPDIR (on the journal's file system its tables are linked, not copied).
 Ctrl-C stops a command; a second Ctrl-C kills it at once.
