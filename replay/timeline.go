@@ -44,7 +44,7 @@ type Refusal struct {
 // refused input (Seq 0) with why.
 type Entry struct {
 	Seq        uint64      `json:"seq"`
-	Time       Time        `json:"time"`
+	Time       Time        `json:"time,omitzero"` // none for a line of a file that was not read
 	Type       string      `json:"type"`
 	Key        string      `json:"key,omitempty"`
 	Source     string      `json:"source,omitempty"`
