@@ -40,6 +40,10 @@ var Codes = []Code{
 // ErrRefused is matched (errors.Is) by every *Error.
 var ErrRefused = errors.New("event: refused")
 
+// ErrTimeRange says a time is outside the years an input may carry
+// (CheckYear).
+var ErrTimeRange = errors.New("event: time outside the years 1970–9999")
+
 // Error is a refusal: what the caller sent, where, and what would be accepted.
 // Its JSON is the body of events.md's {"error": {...}}.
 type Error struct {

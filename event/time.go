@@ -1,7 +1,6 @@
 package event
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -84,9 +83,6 @@ func floorDiv(a, b int) int {
 	}
 	return q
 }
-
-// ErrTimeRange says a time is outside the years an input may carry.
-var ErrTimeRange = errors.New("event: time outside the years 1970–9999")
 
 // CheckYear reports whether t lies in the input years MinYear–MaxYear.
 func CheckYear(t time.Time) error {
