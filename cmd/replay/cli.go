@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strings"
@@ -207,7 +208,8 @@ func (b *bar) update(done, total uint64) {
 	fill := int(width * done / max(total, 1))
 	eta := ""
 	if rate > 0 {
-		eta = "  " + replay.Human(time.Duration(float64(total-done)/rate*float64(time.Second))) + " left"
+		left := min(float64(total-done)/rate*float64(time.Second), math.MaxInt64) // a float past int64 converts to anything
+		eta = "  " + replay.Human(time.Duration(left)) + " left"
 	}
 	fmt.Fprintf(b.w, "\r\x1b[K[%s%s] %3d%%  %d/%d events%s", strings.Repeat("█", fill), strings.Repeat("·", width-fill),
 		100*done/max(total, 1), done, total, eta)
