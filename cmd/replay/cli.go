@@ -208,8 +208,11 @@ func (b *bar) update(done, total uint64) {
 	fill := int(width * done / max(total, 1))
 	eta := ""
 	if rate > 0 {
-		left := min(float64(total-done)/rate*float64(time.Second), math.MaxInt64) // a float past int64 converts to anything
-		eta = "  " + replay.Human(time.Duration(left)) + " left"
+		left := time.Duration(math.MaxInt64)
+		if f := float64(total-done) / rate * float64(time.Second); f < 1<<62 { // a float past int64 converts to anything
+			left = time.Duration(f)
+		}
+		eta = "  " + replay.Human(left) + " left"
 	}
 	fmt.Fprintf(b.w, "\r\x1b[K[%s%s] %3d%%  %d/%d events%s", strings.Repeat("█", fill), strings.Repeat("·", width-fill),
 		100*done/max(total, 1), done, total, eta)
