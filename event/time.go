@@ -133,9 +133,13 @@ func (v *Validator) checkFuture(field string, t time.Time) *Error {
 // ahead is how far t is after now, in words, also beyond time.Duration's
 // ±292 years.
 func ahead(t, now time.Time) string {
-	d := t.Sub(now)
-	if d >= 1000*24*time.Hour {
+	const day = 24 * time.Hour
+	switch d := t.Sub(now); {
+	case d >= 1000*day:
 		return fmt.Sprintf("about %d years", t.Year()-now.Year())
+	case d >= 2*day:
+		return fmt.Sprintf("%.1f days", d.Hours()/24)
+	default:
+		return d.Round(time.Second).String()
 	}
-	return d.Round(time.Second).String()
 }
