@@ -72,15 +72,17 @@ type TimelineOptions struct {
 
 // Timeline calls emit with each matching entry in journal order. Every event
 // is folded (so effects are right whatever the filter); only matching ones
-// are emitted. A line of a file or stream source that does not decode is a
-// refused entry in its place; a journal's refused inputs (Refused) are
-// merged by the time each reached ringriftd. A failure to read the rejected
+// are emitted. With Refused, a line of a file or stream source that does
+// not decode is a refused entry in its place, and a journal's refused
+// inputs are merged by the time each reached ringriftd. A failure to read the rejected
 // log ends the timeline with its error.
 func Timeline(ctx context.Context, src Source, o TimelineOptions, emit func(*Entry) error) error {
 	tl := newTimeline(o, emit)
 	if ss, ok := src.(skipSource); ok {
-		ss.onSkip(tl.skipped)
-		defer ss.onSkip(nil)
+		if o.Refused { // its Rejected is known only after the scan
+			ss.onSkip(tl.skipped)
+			defer ss.onSkip(nil)
+		}
 	} else if rs, ok := src.(RejectedSource); ok && o.Refused {
 		stop := tl.pullRejected(rs)
 		defer stop()

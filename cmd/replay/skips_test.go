@@ -82,6 +82,11 @@ func TestTimelineShowsSkippedLines(t *testing.T) {
 			}
 		}
 		assert.True(t, found, "the --json timeline has the line")
+
+		out, stderr, err = replayCmd(t, append([]string{"timeline", "--refused=false"}, src...)...)
+		require.NoError(t, err, stderr)
+		assert.NotContains(t, out, badLine, "--refused=false leaves refusals out of the timeline")
+		assert.Contains(t, stderr, "left out 1 line", "but says so")
 	}
 }
 
