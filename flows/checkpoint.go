@@ -13,7 +13,7 @@ import (
 
 // CheckpointFormat is the version of the JSON that MarshalJSON writes.
 // Format: bump it on any change of the shapes below.
-const CheckpointFormat = 1
+const CheckpointFormat = 2
 
 // checkpoint is the complete state of Machines as JSON. Options are not part
 // of it: they belong to the Machines a checkpoint is loaded into.
@@ -29,7 +29,7 @@ type checkpoint struct {
 type pipelineJSON struct {
 	State               string         `json:"state"`
 	Iteration           int            `json:"iteration"`
-	EnteredAt           *time.Time     `json:"entered_at"`
+	EnteredMS           *int64         `json:"entered_ms"`
 	Model               string         `json:"model"`
 	Champions           []string       `json:"champions"`
 	Paused              []string       `json:"paused"`
@@ -50,27 +50,31 @@ type opponentJSON struct {
 }
 
 type nodeJSON struct {
-	State      string     `json:"state"`
-	Failures   int        `json:"failures"`
-	Attempts   int        `json:"attempts"`
-	LastAction string     `json:"last_action"`
-	UpdatedAt  *time.Time `json:"updated_at"`
-	Violations int        `json:"violations"`
-	Known      bool       `json:"known"`
+	State      string `json:"state"`
+	Failures   int    `json:"failures"`
+	Attempts   int    `json:"attempts"`
+	LastAction string `json:"last_action"`
+	UpdatedMS  *int64 `json:"updated_ms"`
+	Violations int    `json:"violations"`
+	Known      bool   `json:"known"`
 }
 
-func timePtr(t time.Time) *time.Time {
+// msPtr writes a time as unix milliseconds (the journal's precision), nil
+// for the zero time: encoding/json would refuse a year past 9999, which a
+// journal can hold.
+func msPtr(t time.Time) *int64 {
 	if t.IsZero() {
 		return nil
 	}
-	return &t
+	ms := t.UnixMilli()
+	return &ms
 }
 
-func timeVal(t *time.Time) time.Time {
-	if t == nil {
+func msVal(ms *int64) time.Time {
+	if ms == nil {
 		return time.Time{}
 	}
-	return t.UTC()
+	return time.UnixMilli(*ms).UTC()
 }
 
 // MarshalJSON writes the complete state (every pipeline, pause, node and
@@ -87,7 +91,7 @@ func (m *Machines) MarshalJSON() ([]byte, error) {
 	}
 	for k, p := range m.pipelines {
 		pj := pipelineJSON{
-			State: p.State, Iteration: p.Iteration, EnteredAt: timePtr(p.EnteredAt), Model: p.Model,
+			State: p.State, Iteration: p.Iteration, EnteredMS: msPtr(p.EnteredAt), Model: p.Model,
 			Champions: p.Champions, GamesSinceTraining: p.GamesSinceTraining, SyncedSinceTraining: p.SyncedSinceTraining,
 			Failures: p.Failures, LastOutcome: p.LastOutcome, Regression: p.Regression,
 			Violations: p.Violations, LastSeq: p.LastSeq,
@@ -106,7 +110,7 @@ func (m *Machines) MarshalJSON() ([]byte, error) {
 	for k, n := range m.nodes {
 		cp.Nodes[k] = nodeJSON{
 			State: n.State, Failures: n.Failures, Attempts: n.Attempts, LastAction: n.LastAction,
-			UpdatedAt: timePtr(n.UpdatedAt), Violations: n.Violations, Known: n.Known,
+			UpdatedMS: msPtr(n.UpdatedAt), Violations: n.Violations, Known: n.Known,
 		}
 	}
 	return json.Marshal(cp)
@@ -149,7 +153,7 @@ func (m *Machines) UnmarshalJSON(data []byte) error {
 		}
 		p := n.pipeline(k)
 		*p = Pipeline{
-			State: pj.State, Iteration: pj.Iteration, EnteredAt: timeVal(pj.EnteredAt), Model: pj.Model,
+			State: pj.State, Iteration: pj.Iteration, EnteredAt: msVal(pj.EnteredMS), Model: pj.Model,
 			Champions: pj.Champions, Paused: map[string]bool{}, GamesSinceTraining: pj.GamesSinceTraining,
 			SyncedSinceTraining: pj.SyncedSinceTraining, Failures: pj.Failures, LastOutcome: pj.LastOutcome,
 			Regression: pj.Regression, Violations: pj.Violations, LastSeq: pj.LastSeq,
@@ -173,7 +177,7 @@ func (m *Machines) UnmarshalJSON(data []byte) error {
 		}
 		n.nodes[k] = &Node{
 			State: nj.State, Failures: nj.Failures, Attempts: nj.Attempts, LastAction: nj.LastAction,
-			UpdatedAt: timeVal(nj.UpdatedAt), Violations: nj.Violations, Known: nj.Known,
+			UpdatedAt: msVal(nj.UpdatedMS), Violations: nj.Violations, Known: nj.Known,
 		}
 		n.nodeCount.add(false, false, n.nodes[k])
 	}

@@ -142,12 +142,20 @@ func (mem *Memory) Clone() *Memory {
 type memoryJSON struct {
 	EloBase  map[string]map[string]float64 `json:"elo_base"`
 	Velocity map[string]emittedVelocity    `json:"velocity"`
-	Advanced map[string][]time.Time        `json:"advanced"`
+	Advanced map[string][]int64            `json:"advanced_ms"` // unix ms: any time a journal holds encodes
 }
 
 // MarshalJSON encodes the memory for a checkpoint.
 func (mem *Memory) MarshalJSON() ([]byte, error) {
-	return json.Marshal(memoryJSON{mem.eloBase, mem.velocity, mem.advanced})
+	adv := make(map[string][]int64, len(mem.advanced))
+	for k, ts := range mem.advanced {
+		ms := make([]int64, len(ts))
+		for i, t := range ts {
+			ms[i] = t.UnixMilli()
+		}
+		adv[k] = ms
+	}
+	return json.Marshal(memoryJSON{mem.eloBase, mem.velocity, adv})
 }
 
 // UnmarshalJSON restores a checkpoint's memory.
@@ -168,7 +176,11 @@ func (mem *Memory) UnmarshalJSON(b []byte) error {
 	for k, v := range j.Velocity {
 		n.velocity[k] = v
 	}
-	for k, ts := range j.Advanced {
+	for k, ms := range j.Advanced {
+		ts := make([]time.Time, len(ms))
+		for i, m := range ms {
+			ts[i] = time.UnixMilli(m).UTC()
+		}
 		n.advanced[k] = ts
 	}
 	*mem = *n

@@ -2,6 +2,7 @@ package flows_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -115,7 +116,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 	assert.Equal(t, []any{model}, p["champions"])
 	assert.Equal(t, []any{flows.PausePromotionHold}, p["paused"])
 	assert.Equal(t, []any{flows.PauseQuality}, cp["cluster_paused"])
-	assert.Nil(t, cp["pipelines"].(map[string]any)["square19_4p"].(map[string]any)["entered_at"], "zero time is null")
+	assert.Nil(t, cp["pipelines"].(map[string]any)["square19_4p"].(map[string]any)["entered_ms"], "zero time is null")
 }
 
 func TestUnmarshalRefusesBadCheckpoints(t *testing.T) {
@@ -123,10 +124,12 @@ func TestUnmarshalRefusesBadCheckpoints(t *testing.T) {
 	data, err := json.Marshal(r.m)
 	require.NoError(t, err)
 	good := string(data)
+	format := fmt.Sprintf(`"format":%d`, flows.CheckpointFormat)
+	require.Contains(t, good, format)
 	tests := map[string]string{
 		"not json":         `{`,
-		"format":           strings.Replace(good, `"format":1`, `"format":2`, 1),
-		"unknown field":    strings.Replace(good, `"format":1`, `"format":1,"extra":true`, 1),
+		"format":           strings.Replace(good, format, fmt.Sprintf(`"format":%d`, flows.CheckpointFormat+1), 1),
+		"unknown field":    strings.Replace(good, format, format+`,"extra":true`, 1),
 		"state mismatch":   strings.Replace(good, `"state":"evaluated"`, `"state":"trained"`, 1),
 		"unknown state":    strings.Replace(good, `"state":"evaluated"`, `"state":"nowhere"`, 1),
 		"unknown reason":   strings.Replace(good, `"paused":["promotion_hold"]`, `"paused":["coffee"]`, 1),

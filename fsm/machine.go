@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -42,13 +43,38 @@ type Step struct {
 // Changed reports whether the transition changed the key's state.
 func (s Step) Changed() bool { return s.From != s.To }
 
-// Record is one entry of a key's transition history.
+// Record is one entry of a key's transition history. In JSON its time is
+// unix milliseconds (time_ms), the journal's own precision, so that any time
+// an event can carry encodes (encoding/json refuses years past 9999).
 type Record struct {
-	Seq   uint64    `json:"seq"`
-	Event string    `json:"event"`
-	From  string    `json:"from"`
-	To    string    `json:"to"`
-	Time  time.Time `json:"time"`
+	Seq   uint64
+	Event string
+	From  string
+	To    string
+	Time  time.Time
+}
+
+type recordJSON struct {
+	Seq    uint64 `json:"seq"`
+	Event  string `json:"event"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	TimeMS int64  `json:"time_ms"`
+}
+
+// MarshalJSON writes the record with its time in unix milliseconds.
+func (r Record) MarshalJSON() ([]byte, error) {
+	return json.Marshal(recordJSON{r.Seq, r.Event, r.From, r.To, r.Time.UnixMilli()})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote; the time is in UTC.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	var j recordJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*r = Record{j.Seq, j.Event, j.From, j.To, time.UnixMilli(j.TimeMS).UTC()}
+	return nil
 }
 
 // Explanation is what a key's machine accepts in its current state.

@@ -12,7 +12,7 @@ import (
 // CheckpointVersion is the format version of the folds' checkpoints
 // (MarshalJSON). A checkpoint of another version is refused with
 // ErrCheckpointVersion; the caller rebuilds from the journal.
-const CheckpointVersion = 1
+const CheckpointVersion = 2
 
 // Errors of UnmarshalJSON. A refused checkpoint leaves the fold unchanged.
 var (
@@ -170,8 +170,8 @@ type levelsCheckpoint struct {
 }
 
 type daemonCheckpoint struct {
-	Status   string    `json:"status"`
-	LastSeen time.Time `json:"last_seen"`
+	Status     string `json:"status"`
+	LastSeenMS int64  `json:"last_seen_ms"` // unix ms: any time a journal holds encodes
 }
 
 type healthCheckpoint struct {
@@ -191,7 +191,7 @@ func (h *Health) MarshalJSON() ([]byte, error) {
 		Configs: make(map[string]levelsCheckpoint, len(h.configs)),
 		DiskLow: h.DiskLow()}
 	for k, d := range h.daemons {
-		cp.Daemons[k] = daemonCheckpoint(*d)
+		cp.Daemons[k] = daemonCheckpoint{d.Status, d.LastSeen.UnixMilli()}
 	}
 	for k, l := range h.configs {
 		cp.Configs[k] = levelsCheckpoint(*l)
@@ -215,7 +215,7 @@ func (h *Health) UnmarshalJSON(b []byte) error {
 		if d.Status == "" {
 			return fmt.Errorf("%w: daemon %s without status", ErrCheckpointInvalid, k)
 		}
-		out.daemons[k] = &Daemon{d.Status, d.LastSeen}
+		out.daemons[k] = &Daemon{d.Status, time.UnixMilli(d.LastSeenMS).UTC()}
 	}
 	for k, l := range cp.Configs {
 		if !validLevels(Levels(l)) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,11 +94,16 @@ func TestCheckpointRestoreThenFoldEqualsLive(t *testing.T) {
 	}
 }
 
+// current puts this build's checkpoint version in place of "v":1.
+func current(s string) string {
+	return strings.Replace(s, `"v":1`, fmt.Sprintf(`"v":%d`, projections.CheckpointVersion), 1)
+}
+
 func TestCheckpointRefusals(t *testing.T) {
 	e := projections.NewElo()
 	e.Apply(mk(t, "model_promoted", cfg, "", at(0), `{"model_path":"m","elo":1600}`))
 	before := string(projections.EloJSON(e))
-	err := e.UnmarshalJSON([]byte(`{"v":2,"configs":{}}`))
+	err := e.UnmarshalJSON([]byte(fmt.Sprintf(`{"v":%d,"configs":{}}`, projections.CheckpointVersion+1)))
 	assert.True(t, errors.Is(err, projections.ErrCheckpointVersion), "%v", err)
 	for _, bad := range []string{
 		`[]`,
@@ -106,16 +112,16 @@ func TestCheckpointRefusals(t *testing.T) {
 		`{"v":1,"configs":{"hex8_2p":{"series":{"t":[1],"y":[1500],"lo":1}}}}`,
 		`{"v":1,"configs":{"hex8_2p":{"ratings":{"random":{"elo":1,"games":0}}}}}`,
 	} {
-		err := e.UnmarshalJSON([]byte(bad))
+		err := e.UnmarshalJSON([]byte(current(bad)))
 		assert.True(t, errors.Is(err, projections.ErrCheckpointInvalid), "%s: %v", bad, err)
 	}
 	assert.Equal(t, before, string(projections.EloJSON(e)), "a refused checkpoint changes nothing")
 
 	c := projections.NewCurriculum()
-	assert.True(t, errors.Is(c.UnmarshalJSON([]byte(`{"v":1,"configs":{"hex8_2p":{"weight":3,"tier":0}}}`)), projections.ErrCheckpointInvalid))
+	assert.True(t, errors.Is(c.UnmarshalJSON([]byte(current(`{"v":1,"configs":{"hex8_2p":{"weight":3,"tier":0}}}`))), projections.ErrCheckpointInvalid))
 	assert.True(t, errors.Is(c.UnmarshalJSON([]byte(`{"v":0}`)), projections.ErrCheckpointVersion))
 	h := projections.NewHealth()
-	assert.True(t, errors.Is(h.UnmarshalJSON([]byte(`{"v":1,"backpressure":{"queue":"high","resource":"none"}}`)), projections.ErrCheckpointInvalid))
+	assert.True(t, errors.Is(h.UnmarshalJSON([]byte(current(`{"v":1,"backpressure":{"queue":"high","resource":"none"}}`))), projections.ErrCheckpointInvalid))
 }
 
 func TestCloneIsIndependent(t *testing.T) {
