@@ -189,11 +189,9 @@ func Explain(ctx context.Context, src Source, config string, now time.Time, prog
 		}
 		st.Pauses = append(st.Pauses, pz)
 	}
-	if js, ok := eng.ProjectionJSON("pipelines"); ok {
-		var all map[string]json.RawMessage
-		if json.Unmarshal(js, &all) == nil {
-			st.Pipeline = all[config]
-		}
+	var all map[string]json.RawMessage
+	if json.Unmarshal(eng.JSON(engine.Pipelines), &all) == nil {
+		st.Pipeline = all[config]
 	}
 	return st, nil
 }

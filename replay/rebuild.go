@@ -14,6 +14,7 @@ import (
 	"github.com/ringrift/ringriftd/engine"
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/journal"
+	"github.com/ringrift/ringriftd/projections"
 )
 
 // At is the point a rebuild reflects: the last event folded.
@@ -34,13 +35,8 @@ type Projections struct {
 
 func render(eng *engine.Engine, at At) *Projections {
 	p := &Projections{At: at}
-	for _, x := range []struct {
-		name string
-		dst  *json.RawMessage
-	}{{"pipelines", &p.Pipelines}, {"elo", &p.Elo}, {"curriculum", &p.Curriculum}, {"health", &p.Health}} {
-		js, _ := eng.ProjectionJSON(x.name)
-		*x.dst = js
-	}
+	p.Pipelines, p.Elo = eng.JSON(engine.Pipelines), eng.JSON(engine.Elo)
+	p.Curriculum, p.Health = eng.JSON(engine.Curriculum), eng.JSON(engine.Health)
 	return p
 }
 
@@ -95,55 +91,12 @@ func rebuildAt(ctx context.Context, src Source, points []Point, progress Progres
 
 // WriteText shows the projections as tables.
 func (p *Projections) WriteText(w io.Writer, s Style) error {
-	var pipes map[string]struct {
-		State     string     `json:"state"`
-		Iteration int        `json:"iteration"`
-		EnteredAt *time.Time `json:"entered_at"`
-		Model     *string    `json:"model"`
-		Champion  *string    `json:"champion"`
-		Paused    []string   `json:"paused"`
-		Games     int64      `json:"games_since_training"`
-		Viol      int        `json:"violations"`
-		LastSeq   uint64     `json:"last_seq"`
-	}
-	var elo struct {
-		Configs map[string]struct {
-			Champion    *string  `json:"champion"`
-			ChampionElo *float64 `json:"champion_elo"`
-			Velocity    *float64 `json:"velocity"`
-			Trend       string   `json:"trend"`
-			Ratings     map[string]json.RawMessage
-		} `json:"configs"`
-	}
-	var cur struct {
-		Weights map[string]float64 `json:"weights"`
-		Tiers   map[string]int     `json:"tiers"`
-		Shares  map[string]float64 `json:"shares"`
-	}
-	var health struct {
-		Cluster string  `json:"cluster"`
-		Leader  *string `json:"leader"`
-		Nodes   map[string]struct {
-			State      string     `json:"state"`
-			Failures   int        `json:"failures"`
-			Attempts   int        `json:"attempts"`
-			LastAction *string    `json:"last_action"`
-			UpdatedAt  *time.Time `json:"updated_at"`
-		} `json:"nodes"`
-		Backpressure struct {
-			Queue    string `json:"queue"`
-			Resource string `json:"resource"`
-			Configs  map[string]struct {
-				Queue    string `json:"queue"`
-				Resource string `json:"resource"`
-			} `json:"configs"`
-		} `json:"backpressure"`
-		Daemons map[string]struct {
-			Status   string     `json:"status"`
-			LastSeen *time.Time `json:"last_seen"`
-		} `json:"daemons"`
-		DiskLow []string `json:"disk_low"`
-	}
+	var (
+		pipes  projections.PipelinesView
+		elo    projections.EloView
+		cur    projections.CurriculumView
+		health projections.HealthView
+	)
 	for _, x := range []struct {
 		raw json.RawMessage
 		dst any
@@ -168,8 +121,8 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 			since = s.Ago(*x.EnteredAt)
 			since = strings.TrimSuffix(since, " ago")
 		}
-		t.painted([]func(string) string{s.Cyan, nil, nil, nil, nil, nil, nil, s.Yellow}, k, x.State, fmt.Sprint(x.Iteration), since, fmt.Sprint(x.Games),
-			deref(x.Model), deref(x.Champion), dash(strings.Join(x.Paused, ",")), fmt.Sprint(x.Viol))
+		t.painted([]func(string) string{s.Cyan, nil, nil, nil, nil, nil, nil, s.Yellow}, k, x.State, fmt.Sprint(x.Iteration), since, fmt.Sprint(x.GamesSinceTraining),
+			deref(x.Model), deref(x.Champion), dash(strings.Join(x.Paused, ",")), fmt.Sprint(x.Violations))
 	}
 	t.write(&b)
 	b.WriteString("\n" + s.Bold("Elo") + "\n")
@@ -236,14 +189,9 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 	return err
 }
 
-func deref(s *string) string {
-	if s == nil || *s == "" {
-		return "-"
-	}
-	return *s
-}
+func deref(s projections.NullString) string { return dash(string(s)) }
 
-func num(f *float64, prec int) string {
+func num(f *projections.Float, prec int) string {
 	if f == nil {
 		return "-"
 	}

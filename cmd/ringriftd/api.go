@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/journal"
+	"github.com/ringrift/ringriftd/projections"
 )
 
 // routes returns the daemon's HTTP handler (daemon.md).
@@ -29,12 +31,12 @@ func (d *daemon) routes() http.Handler {
 	handle("GET /v1/events", "read", d.readEvents)
 	handle("GET /v1/events/{key}", "get", d.getEvent)
 	handle("GET /v1/stream", "stream", d.stream)
-	handle("GET /v1/pipelines", "pipelines", d.projection("pipelines", ""))
-	handle("GET /v1/pipelines/{config}", "pipelines", d.projection("pipelines", "config"))
-	handle("GET /v1/elo", "elo", d.projection("elo", ""))
-	handle("GET /v1/elo/{config}", "elo", d.projection("elo", "config"))
-	handle("GET /v1/curriculum", "curriculum", d.projection("curriculum", ""))
-	handle("GET /v1/health", "health", d.projection("health", ""))
+	handle("GET /v1/pipelines", "pipelines", d.projection(engine.Pipelines))
+	handle("GET /v1/pipelines/{config}", "pipelines", d.configProjection(engine.Pipelines))
+	handle("GET /v1/elo", "elo", d.projection(engine.Elo))
+	handle("GET /v1/elo/{config}", "elo", d.configProjection(engine.Elo))
+	handle("GET /v1/curriculum", "curriculum", d.projection(engine.Curriculum))
+	handle("GET /v1/health", "health", d.projection(engine.Health))
 	handle("GET /v1/rejected", "rejected", d.rejected)
 	handle("GET /v1/subscriptions", "subscriptions", d.subscriptions)
 	handle("GET /v1/catalog", "catalog", d.catalog)
@@ -441,64 +443,106 @@ func (d *daemon) getEvent(w http.ResponseWriter, r *http.Request) {
 	writeRaw(w, e.AppendJSON(nil))
 }
 
-// projection serves one projection, whole or (pathKey) one config of it.
-// It answers once the state it shows is durable (the engine runs ahead of
-// the fsync by at most one group commit), so a crash never takes back what
-// a reader saw. The pipelines view adds stuck and stuck_for by the clock.
-func (d *daemon) projection(name, pathKey string) http.HandlerFunc {
+// projection serves one projection whole. The pipelines view adds stuck
+// and stuck_for by the clock.
+func (d *daemon) projection(p engine.Projection) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !d.ready.Load() {
-			writeRefusal(w, event.Errorf(event.CodeUnavailable, "", "retry when GET /readyz answers 200",
-				"ringriftd is catching up with its journal"))
-			return
-		}
-		var b []byte
-		var seq uint64
 		var stuck map[string]time.Duration
-		d.eng.read(func(g *engine.Engine) {
-			b, _ = g.ProjectionJSON(name)
-			seq = d.eng.admitted
-			if name == "pipelines" {
+		b, ok := d.render(w, r, func(g *engine.Engine) []byte {
+			if p == engine.Pipelines {
 				stuck = stuckPipelines(g.Machines(), time.Now())
 			}
+			return g.JSON(p)
 		})
-		if err := d.j.WaitDurable(r.Context(), seq); err != nil {
-			d.unavailable(w, err)
-			return
-		}
-		if pathKey == "" && len(stuck) == 0 {
-			writeRaw(w, b)
-			return
-		}
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(b, &m); err != nil {
-			d.unavailable(w, err)
-			return
-		}
-		for k, age := range stuck {
-			m[k] = withStuck(m[k], age)
-		}
-		if pathKey == "" {
-			writeJSON(w, http.StatusOK, m)
-			return
-		}
-		key, ok := event.NormalizeConfigKey(r.PathValue(pathKey))
 		if !ok {
-			badParam(w, "config", r.PathValue(pathKey), "a config key such as hex8_2p")
 			return
 		}
-		if name == "elo" {
-			var configs map[string]json.RawMessage
-			_ = json.Unmarshal(m["configs"], &configs)
-			m = configs
+		if len(stuck) > 0 {
+			var ps projections.PipelinesView
+			err := json.Unmarshal(b, &ps)
+			for k, age := range stuck {
+				ps[k] = markStuck(ps[k], age)
+			}
+			if err == nil {
+				b, err = projections.EncodeView(ps)
+			}
+			if err != nil {
+				d.unavailable(w, err)
+				return
+			}
 		}
-		one, ok := m[key]
-		if !ok {
-			writeError(w, http.StatusNotFound, "not_found", "config", fmt.Sprintf("no %s for config %s", name, key), "configs appear with their first event")
-			return
-		}
-		writeRaw(w, one)
+		writeRaw(w, b)
 	}
+}
+
+// configProjection serves one config of the pipelines or the Elo
+// projection (GET /v1/pipelines/{config}, /v1/elo/{config}).
+func (d *daemon) configProjection(p engine.Projection) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key, valid := event.NormalizeConfigKey(r.PathValue("config"))
+		var stuck time.Duration
+		known := false
+		b, ok := d.render(w, r, func(g *engine.Engine) []byte {
+			if !valid {
+				return nil
+			}
+			if p == engine.Elo {
+				var one []byte
+				one, known = projections.EloConfigJSON(g.Elo(), key)
+				return one
+			}
+			m := g.Machines()
+			if known = slices.Contains(m.PipelineKeys(), key); !known {
+				return nil
+			}
+			stuck = stuckPipelines(m, time.Now())[key]
+			return projections.AppendPipeline(nil, m.Pipeline(key), m.Paused(key))
+		})
+		switch {
+		case !ok:
+			return
+		case !valid:
+			badParam(w, "config", r.PathValue("config"), "a config key such as hex8_2p")
+			return
+		case !known:
+			writeError(w, http.StatusNotFound, "not_found", "config", fmt.Sprintf("no %s for config %s", p, key), "configs appear with their first event")
+			return
+		}
+		if stuck > 0 {
+			var v projections.PipelineView
+			err := json.Unmarshal(b, &v)
+			if err == nil {
+				b, err = projections.EncodeView(markStuck(v, stuck))
+			}
+			if err != nil {
+				d.unavailable(w, err)
+				return
+			}
+		}
+		writeRaw(w, b)
+	}
+}
+
+// render runs fn on the engine and returns its bytes once the state they
+// show is durable (the engine runs ahead of the fsync by at most one group
+// commit), so a crash never takes back what a reader saw. ok is false
+// after answering an error (catching up, journal failed).
+func (d *daemon) render(w http.ResponseWriter, r *http.Request, fn func(*engine.Engine) []byte) (b []byte, ok bool) {
+	if !d.ready.Load() {
+		writeRefusal(w, event.Errorf(event.CodeUnavailable, "", "retry when GET /readyz answers 200",
+			"ringriftd is catching up with its journal"))
+		return nil, false
+	}
+	var seq uint64
+	d.eng.read(func(g *engine.Engine) {
+		b = fn(g)
+		seq = d.eng.admitted
+	})
+	if err := d.j.WaitDurable(r.Context(), seq); err != nil {
+		d.unavailable(w, err)
+		return nil, false
+	}
+	return b, true
 }
 
 // stuckPipelines returns the configs whose state has lasted longer than its
@@ -521,16 +565,11 @@ func stuckPipelines(m *flows.Machines, now time.Time) map[string]time.Duration {
 	return out
 }
 
-// withStuck adds "stuck": true and "stuck_for" (a duration such as
-// "2h5m0s", to the second) to a pipeline's JSON object.
-func withStuck(obj json.RawMessage, age time.Duration) json.RawMessage {
-	if len(obj) < 2 {
-		return obj
-	}
-	out := append([]byte(nil), obj[:len(obj)-1]...)
-	out = append(out, `,"stuck":true,"stuck_for":`...)
-	out = strconv.AppendQuote(out, age.Truncate(time.Second).String())
-	return append(out, '}')
+// markStuck sets stuck and stuck_for (a duration such as "2h5m0s", to the
+// second) on a pipeline.
+func markStuck(p projections.PipelineView, age time.Duration) projections.PipelineView {
+	p.Stuck, p.StuckFor = true, age.Truncate(time.Second).String()
+	return p
 }
 
 func (d *daemon) rejected(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,11 +85,9 @@ func waitReady(t *testing.T, base string) {
 // defaultConfig is the configuration of `ringriftd` with no flags.
 func defaultConfig(t *testing.T) Config {
 	t.Helper()
-	var cfg Config
-	fs := newFlagSet()
-	finish := cfg.flagSet(fs, func(string) string { return "" })
-	require.NoError(t, fs.Parse(nil))
-	require.NoError(t, finish())
+	cfg, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, DefaultConfig(), cfg, "no flag, no environment: DefaultConfig")
 	return cfg
 }
 
@@ -198,7 +197,7 @@ func TestConfigErrorsNameTheFlag(t *testing.T) {
 func TestHelpListsFlagsWithEnvTwins(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, &out)
-	require.ErrorIs(t, err, flagErrHelp)
+	require.ErrorIs(t, err, flag.ErrHelp)
 	for _, s := range []string{"-data-dir", "RINGRIFT_DATA_DIR", "-listen", "RINGRIFT_LISTEN", "-token", "RINGRIFT_TOKEN", "127.0.0.1:8765"} {
 		assert.Contains(t, out.String(), s)
 	}
@@ -215,11 +214,8 @@ func TestHelpListsFlagsWithEnvTwins(t *testing.T) {
 		_ = run(context.Background(), args, env, &out, &out)
 		assert.NotContains(t, out.String(), "hunter2", "%v", args)
 	}
-	var cfg Config
-	fs := newFlagSet()
-	finish := cfg.flagSet(fs, env)
-	require.NoError(t, fs.Parse(nil))
-	require.NoError(t, finish())
+	cfg, err := parseConfig(nil, env, io.Discard)
+	require.NoError(t, err)
 	assert.Equal(t, "hunter2-secret", cfg.Token)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"strings"
 	"testing"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ringrift/ringriftd/internal/sim"
+	"github.com/ringrift/ringriftd/projections"
 )
 
 func noEnv(string) string { return "" }
@@ -49,7 +53,7 @@ func TestSimulate(t *testing.T) {
 		"--batch", "10", "--seed", "7", "--every", "500ms"}, noEnv, io.Discard)
 	require.NoError(t, err)
 	var out bytes.Buffer
-	st, err := simulate(context.Background(), o, &out)
+	st, err := sim.Run(context.Background(), o, &out)
 	require.NoError(t, err)
 	t.Log("\n" + out.String())
 	t.Logf("%d events in 2 s: %.0f events/s", st.Sent, float64(st.Sent)/2)
@@ -70,7 +74,7 @@ func TestSimulate(t *testing.T) {
 
 	t.Run("iterations", func(t *testing.T) {
 		_, body := get(t, base+"/v1/pipelines")
-		var ps map[string]pipelineView
+		var ps map[string]projections.PipelineView
 		require.NoError(t, json.Unmarshal(body, &ps))
 		require.Len(t, ps, 12)
 		done := 0
@@ -80,7 +84,7 @@ func TestSimulate(t *testing.T) {
 			}
 		}
 		assert.Positive(t, done, "some config completed an iteration: %s", body)
-		assert.Positive(t, st.iterations, "the simulator counted them")
+		assert.Positive(t, st.Iterations, "the simulator counted them")
 	})
 
 	t.Run("decisions journaled", func(t *testing.T) {
@@ -137,7 +141,7 @@ func TestSimulateDeterministic(t *testing.T) {
 		o, err := parseSimulate([]string{"--url", base, "--rate", "0", "--events", "400", "--step", "1m", "--batch", "7",
 			"--seed", "3", "--start", "2026-01-01T00:00:00Z", "--every", "0"}, noEnv, io.Discard)
 		require.NoError(t, err)
-		st, err := simulate(context.Background(), o, io.Discard)
+		st, err := sim.Run(context.Background(), o, io.Discard)
 		require.NoError(t, err)
 		require.Equal(t, 400, st.Sent)
 		_, body := get(t, base+"/v1/export")
@@ -200,7 +204,7 @@ func TestSimulateFlags(t *testing.T) {
 	t.Run("help", func(t *testing.T) {
 		var out bytes.Buffer
 		err := run(context.Background(), []string{"simulate", "--help"}, noEnv, &out, &out)
-		require.ErrorIs(t, err, flagErrHelp)
+		require.ErrorIs(t, err, flag.ErrHelp)
 		for _, s := range []string{"-url", "RINGRIFT_URL", "-token", "RINGRIFT_TOKEN", "-rate", "-step", "-seed", "-batch"} {
 			assert.Contains(t, out.String(), s)
 		}
@@ -208,7 +212,7 @@ func TestSimulateFlags(t *testing.T) {
 	t.Run("token", func(t *testing.T) {
 		base, _ := testDaemon(t, func(c *Config) { c.Token = "s3cret" })
 		err := run(context.Background(), []string{"simulate", "--url", base, "--events", "10"}, noEnv, io.Discard, io.Discard)
-		require.ErrorIs(t, err, errSimFatal)
+		require.ErrorIs(t, err, sim.ErrFatal)
 		assert.Contains(t, err.Error(), "RINGRIFT_TOKEN")
 		var out bytes.Buffer
 		err = run(context.Background(), []string{"simulate", "--url", base, "--events", "20", "--rate", "0"},

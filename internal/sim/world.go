@@ -1,4 +1,4 @@
-package main
+package sim
 
 import (
 	"container/heap"
@@ -26,16 +26,16 @@ import (
 // step from the state the daemon reports (its policies decide thresholds,
 // promotions and recoveries), not from what it sent.
 
-// simTimerKind names an actor.
-type simTimerKind uint8
+// timerKind names an actor.
+type timerKind uint8
 
 const (
-	tPipeline simTimerKind = iota // per config
-	tSelfplay                     // per config
-	tMonitor                      // per config
-	tQuality                      // per config: data quality restored
-	tQueue                        // per config: queue backpressure released
-	tNode                         // per node
+	tPipeline timerKind = iota // per config
+	tSelfplay                  // per config
+	tMonitor                   // per config
+	tQuality                   // per config: data quality restored
+	tQueue                     // per config: queue backpressure released
+	tNode                      // per node
 	tSync
 	tPressure
 	tQualityDrop
@@ -43,76 +43,76 @@ const (
 	tLeader
 )
 
-type simSlot struct {
-	kind simTimerKind
+type actorID struct {
+	kind timerKind
 	idx  int
 }
 
-type simTimer struct {
+type timer struct {
 	due   time.Time
 	order uint64
-	s     simSlot
+	s     actorID
 	gen   uint64
 }
 
-// simTimers is a min-heap by due time, then scheduling order.
-type simTimers []simTimer
+// timerHeap is a min-heap by due time, then scheduling order.
+type timerHeap []timer
 
-func (q simTimers) Len() int { return len(q) }
-func (q simTimers) Less(i, j int) bool {
+func (q timerHeap) Len() int { return len(q) }
+func (q timerHeap) Less(i, j int) bool {
 	if !q[i].due.Equal(q[j].due) {
 		return q[i].due.Before(q[j].due)
 	}
 	return q[i].order < q[j].order
 }
-func (q simTimers) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *simTimers) Push(x any)   { *q = append(*q, x.(simTimer)) }
-func (q *simTimers) Pop() any {
+func (q timerHeap) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *timerHeap) Push(x any)   { *q = append(*q, x.(timer)) }
+func (q *timerHeap) Pop() any {
 	old := *q
 	t := old[len(old)-1]
 	*q = old[:len(old)-1]
 	return t
 }
 
-type simSlotState struct {
+type timerState struct {
 	gen uint64
 	set bool
 }
 
-// simRole says why an event was sent, for reading its answer.
-type simRole uint8
+// role says why an event was sent, for reading its answer.
+type role uint8
 
 const (
-	roleOther    simRole = iota
-	rolePipeline         // a pipeline step of a config's driver
-	roleNode             // a node agent's event
-	roleBad              // wrong on purpose: must be refused
-	roleDup              // a re-sent event: must answer duplicate
+	roleOther    role = iota
+	rolePipeline      // a pipeline step of a config's driver
+	roleNode          // a node agent's event
+	roleBad           // wrong on purpose: must be refused
+	roleDup           // a re-sent event: must answer duplicate
 )
 
-// simEvent is one event as sent.
-type simEvent struct {
+// outEvent is one event as sent.
+type outEvent struct {
 	body      []byte
 	id        string
 	typ       string
 	key, node string
-	role      simRole
+	role      role
 	compat    bool
 }
 
-// simWorld is the simulated cluster.
-type simWorld struct {
-	o       simOptions
+// World is the simulated cluster.
+type World struct {
+	cfg     Config
 	r       *rand.Rand
 	ids     *rand.ChaCha8
 	now     time.Time
 	order   uint64
-	timers  simTimers
-	slots   map[simSlot]*simSlotState
-	configs []*simConfig
-	byKey   map[string]*simConfig
-	nodes   []*simNode
-	byNode  map[string]*simNode
+	timers  timerHeap
+	slots   map[actorID]*timerState
+	configs []*configActor
+	byKey   map[string]*configActor
+	nodes   []*nodeActor
+	byNode  map[string]*nodeActor
 	filler  *gen.Generator
 	shares  map[string]float64
 	// sent holds recently appended events (with ids) to re-send.
@@ -125,61 +125,61 @@ type simWorld struct {
 	answers  int
 }
 
-func newSimWorld(o simOptions) *simWorld {
+func newWorld(o Config) *World {
 	var seed [32]byte
 	binary.LittleEndian.PutUint64(seed[:], o.Seed)
 	binary.LittleEndian.PutUint64(seed[8:], 0x52494e4752494654) // "RINGRIFT"
-	w := &simWorld{
-		o:      o,
+	w := &World{
+		cfg:    o,
 		r:      rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		ids:    rand.NewChaCha8(seed),
 		now:    o.Start,
-		slots:  map[simSlot]*simSlotState{},
-		byKey:  map[string]*simConfig{},
-		byNode: map[string]*simNode{},
+		slots:  map[actorID]*timerState{},
+		byKey:  map[string]*configActor{},
+		byNode: map[string]*nodeActor{},
 		filler: gen.New(gen.Options{Seed: o.Seed + 1, Start: o.Start, Step: o.Step, BadShare: 1e-9}),
 		shares: map[string]float64{},
 	}
 	for i, k := range event.ConfigKeys() {
-		c := &simConfig{idx: i, key: k, players: event.Players(k), mult: 1, models: map[string]float64{},
+		c := &configActor{idx: i, key: k, players: event.Players(k), mult: 1, models: map[string]float64{},
 			base: 1120 + 120*w.r.Float64(), lastSelfplay: o.Start}
 		w.configs = append(w.configs, c)
 		w.byKey[k] = c
-		w.at(simSlot{tSelfplay, i}, o.Start.Add(w.uniform(0, 2*time.Minute)))
-		w.at(simSlot{tMonitor, i}, o.Start.Add(w.minutes(20, 60)))
+		w.at(actorID{tSelfplay, i}, o.Start.Add(w.uniform(0, 2*time.Minute)))
+		w.at(actorID{tMonitor, i}, o.Start.Add(w.minutes(20, 60)))
 	}
 	for i := 0; i < o.Nodes; i++ {
-		n := &simNode{idx: i, id: fmt.Sprintf("gpu-%02d", i), state: "unknown", seen: "unknown"}
+		n := &nodeActor{idx: i, id: fmt.Sprintf("gpu-%02d", i), state: "unknown", seen: "unknown"}
 		w.nodes = append(w.nodes, n)
 		w.byNode[n.id] = n
-		w.at(simSlot{tNode, i}, o.Start.Add(time.Duration(i+1)*o.Step))
+		w.at(actorID{tNode, i}, o.Start.Add(time.Duration(i+1)*o.Step))
 	}
-	w.at(simSlot{tLeader, 0}, o.Start.Add(time.Duration(o.Nodes+1)*o.Step))
-	w.at(simSlot{tSync, 0}, o.Start.Add(w.minutes(1, 3)))
-	w.at(simSlot{tPressure, 0}, o.Start.Add(w.minutes(5, 10)))
-	w.at(simSlot{tQualityDrop, 0}, o.Start.Add(w.minutes(30, 90)))
-	w.at(simSlot{tChaos, 0}, o.Start.Add(w.minutes(10, 30)))
+	w.at(actorID{tLeader, 0}, o.Start.Add(time.Duration(o.Nodes+1)*o.Step))
+	w.at(actorID{tSync, 0}, o.Start.Add(w.minutes(1, 3)))
+	w.at(actorID{tPressure, 0}, o.Start.Add(w.minutes(5, 10)))
+	w.at(actorID{tQualityDrop, 0}, o.Start.Add(w.minutes(30, 90)))
+	w.at(actorID{tChaos, 0}, o.Start.Add(w.minutes(10, 30)))
 	return w
 }
 
 // at (re)schedules the slot's timer, replacing any pending one.
-func (w *simWorld) at(s simSlot, due time.Time) {
+func (w *World) at(s actorID, due time.Time) {
 	st := w.slots[s]
 	if st == nil {
-		st = &simSlotState{}
+		st = &timerState{}
 		w.slots[s] = st
 	}
 	st.gen++
 	st.set = true
 	w.order++
-	heap.Push(&w.timers, simTimer{due: due, order: w.order, s: s, gen: st.gen})
+	heap.Push(&w.timers, timer{due: due, order: w.order, s: s, gen: st.gen})
 }
 
-func (w *simWorld) after(s simSlot, d time.Duration) { w.at(s, w.now.Add(d)) }
+func (w *World) after(s actorID, d time.Duration) { w.at(s, w.now.Add(d)) }
 
-func (w *simWorld) pending(s simSlot) bool { st := w.slots[s]; return st != nil && st.set }
+func (w *World) pending(s actorID) bool { st := w.slots[s]; return st != nil && st.set }
 
-func (w *simWorld) cancel(s simSlot) {
+func (w *World) cancel(s actorID) {
 	if st := w.slots[s]; st != nil {
 		st.gen++
 		st.set = false
@@ -187,33 +187,33 @@ func (w *simWorld) cancel(s simSlot) {
 }
 
 // uniform is a duration in [lo, hi).
-func (w *simWorld) uniform(lo, hi time.Duration) time.Duration {
+func (w *World) uniform(lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(w.r.Float64()*float64(hi-lo))
 }
 
 // minutes is a duration of lo to hi simulated minutes.
-func (w *simWorld) minutes(lo, hi float64) time.Duration {
+func (w *World) minutes(lo, hi float64) time.Duration {
 	return w.uniform(time.Duration(lo*float64(time.Minute)), time.Duration(hi*float64(time.Minute)))
 }
 
 // period is a background actor's period: lo–hi minutes, but at least the
 // time the actor's group (actors of them) may take at share of the events,
 // so that a large --step leaves most events to the pipelines.
-func (w *simWorld) period(lo, hi float64, actors int, share float64) time.Duration {
+func (w *World) period(lo, hi float64, actors int, share float64) time.Duration {
 	d := w.minutes(lo, hi)
-	floor := time.Duration(float64(w.o.Step) * float64(actors) / share * (0.8 + 0.4*w.r.Float64()))
+	floor := time.Duration(float64(w.cfg.Step) * float64(actors) / share * (0.8 + 0.4*w.r.Float64()))
 	return max(d, floor)
 }
 
 // chance reports true with probability p.
-func (w *simWorld) chance(p float64) bool { return w.r.Float64() < p }
+func (w *World) chance(p float64) bool { return w.r.Float64() < p }
 
 // normal is a normally distributed number.
-func (w *simWorld) normal(mean, sd float64) float64 { return mean + sd*w.r.NormFloat64() }
+func (w *World) normal(mean, sd float64) float64 { return mean + sd*w.r.NormFloat64() }
 
 // batch returns the next n events.
-func (w *simWorld) batch(n int) []simEvent {
-	out := make([]simEvent, 0, n)
+func (w *World) batch(n int) []outEvent {
+	out := make([]outEvent, 0, n)
 	for len(out) < n {
 		out = append(out, w.next())
 	}
@@ -221,16 +221,16 @@ func (w *simWorld) batch(n int) []simEvent {
 }
 
 // next advances the clock one step and returns its event.
-func (w *simWorld) next() simEvent {
-	w.now = w.now.Add(w.o.Step)
-	if w.chance(w.o.Bad) {
+func (w *World) next() outEvent {
+	w.tick()
+	if w.chance(w.cfg.Bad) {
 		return w.bad()
 	}
-	if len(w.sent) > 0 && w.chance(w.o.Dup) {
-		return simEvent{body: w.sent[w.r.IntN(len(w.sent))], typ: "(re-sent)", role: roleDup}
+	if len(w.sent) > 0 && w.chance(w.cfg.Dup) {
+		return outEvent{body: w.sent[w.r.IntN(len(w.sent))], typ: "(re-sent)", role: roleDup}
 	}
 	for w.timers.Len() > 0 && !w.timers[0].due.After(w.now) {
-		t := heap.Pop(&w.timers).(simTimer)
+		t := heap.Pop(&w.timers).(timer)
 		st := w.slots[t.s]
 		if st.gen != t.gen {
 			continue // replaced or cancelled
@@ -243,7 +243,23 @@ func (w *simWorld) next() simEvent {
 	return w.background()
 }
 
-func (w *simWorld) fire(s simSlot) (simEvent, bool) {
+// tick advances the simulated clock by a step, but not past the wall
+// clock (Config.Clock), nor backwards: a run that catches up with the wall
+// clock goes on at its pace.
+func (w *World) tick() {
+	next := w.now.Add(w.cfg.Step)
+	if w.cfg.Clock != nil {
+		if wall := w.cfg.Clock(); next.After(wall) {
+			next = w.now
+			if wall.After(next) {
+				next = wall
+			}
+		}
+	}
+	w.now = next
+}
+
+func (w *World) fire(s actorID) (outEvent, bool) {
 	switch s.kind {
 	case tPipeline:
 		return w.configs[s.idx].pipelineStep(w)
@@ -272,17 +288,17 @@ func (w *simWorld) fire(s simSlot) (simEvent, bool) {
 	case tLeader:
 		return w.elect()
 	}
-	return simEvent{}, false
+	return outEvent{}, false
 }
 
 // ev builds a canonical event at the current simulated time, with an id.
-func (w *simWorld) ev(typ, key, node, source string, payload sobj) simEvent {
+func (w *World) ev(typ, key, node, source string, payload sobj) outEvent {
 	return w.evRaw(typ, key, node, source, "", payload.done())
 }
 
 // evRaw is ev with the payload as JSON bytes and a correlation id ("" =
 // none).
-func (w *simWorld) evRaw(typ, key, node, source, corr string, payload []byte) simEvent {
+func (w *World) evRaw(typ, key, node, source, corr string, payload []byte) outEvent {
 	id := ulid.MustNew(ulid.Timestamp(w.now), w.ids).String()
 	b := append(make([]byte, 0, 256), `{"id":"`...)
 	b = append(b, id...)
@@ -302,13 +318,13 @@ func (w *simWorld) evRaw(typ, key, node, source, corr string, payload []byte) si
 		b = append(append(append(b, `,"correlation_id":"`...), corr...), '"')
 	}
 	b = append(append(append(b, `,"payload":`...), payload...), '}')
-	return simEvent{body: b, id: id, typ: typ, key: key, node: node}
+	return outEvent{body: b, id: id, typ: typ, key: key, node: node}
 }
 
 // compat builds an event in the compatibility shape of the Python workers:
 // event_type NAME, config and host inside the payload, unix timestamp,
 // the bus's own keys (origin, trace_id), no id.
-func (w *simWorld) compat(name, key, node, source string, payload sobj) simEvent {
+func (w *World) compat(name, key, node, source string, payload sobj) outEvent {
 	payload = payload.s("config", key)
 	if node != "" {
 		payload = payload.s("host", node)
@@ -321,12 +337,12 @@ func (w *simWorld) compat(name, key, node, source string, payload sobj) simEvent
 	b = event.AppendJSONString(append(b, `,"source":`...), source)
 	b = event.AppendJSONString(append(b, `,"origin":`...), "p2p-bus")
 	b = event.AppendJSONString(append(b, `,"trace_id":`...), fmt.Sprintf("%016x", w.r.Uint64()))
-	return simEvent{body: append(b, '}'), typ: name, key: key, node: node, compat: true}
+	return outEvent{body: append(b, '}'), typ: name, key: key, node: node, compat: true}
 }
 
 // background is the traffic of a step with nothing due: coordinator
 // heartbeats, work queue and re-rated models, from internal/gen.
-func (w *simWorld) background() simEvent {
+func (w *World) background() outEvent {
 	for range 100 {
 		g := w.filler.Next()
 		src := ""
@@ -351,9 +367,9 @@ func (w *simWorld) background() simEvent {
 // through: a misspelt type, a bad config key, a missing required key, a
 // phantom promotion, the reserved source, a payload that is no object, a
 // recovery report for a healthy node.
-func (w *simWorld) bad() simEvent {
+func (w *World) bad() outEvent {
 	c := w.configs[w.r.IntN(len(w.configs))]
-	var e simEvent
+	var e outEvent
 	switch w.r.IntN(7) {
 	case 0:
 		e = w.ev("training_complete", c.key, "", "TrainingCoordinator", sobj{}.s("model_path", c.modelPath()))
@@ -383,8 +399,8 @@ func (w *simWorld) bad() simEvent {
 }
 
 // sync alternates sync_started and its outcome, for every config at once.
-func (w *simWorld) sync() simEvent {
-	s := simSlot{tSync, 0}
+func (w *World) sync() outEvent {
+	s := actorID{tSync, 0}
 	if !w.syncing {
 		w.syncing = true
 		w.after(s, w.minutes(1, 3))
@@ -401,8 +417,8 @@ func (w *simWorld) sync() simEvent {
 // pressure is the backpressure monitors: cluster-wide resource pressure
 // while most configs train or evaluate, and now and then a config's queue
 // filling up.
-func (w *simWorld) pressure() (simEvent, bool) {
-	w.after(simSlot{tPressure, 0}, w.minutes(4, 8))
+func (w *World) pressure() (outEvent, bool) {
+	w.after(actorID{tPressure, 0}, w.minutes(4, 8))
 	busy := 0
 	for _, c := range w.configs {
 		switch c.state {
@@ -420,65 +436,65 @@ func (w *simWorld) pressure() (simEvent, bool) {
 	case w.chance(0.15):
 		c := w.configs[w.r.IntN(len(w.configs))]
 		if c.queued {
-			return simEvent{}, false
+			return outEvent{}, false
 		}
 		c.queued = true
-		w.after(simSlot{tQueue, c.idx}, w.minutes(10, 30))
+		w.after(actorID{tQueue, c.idx}, w.minutes(10, 30))
 		level := "hard"
 		if w.chance(0.4) {
 			level = "soft"
 		}
 		return w.ev("backpressure_activated", c.key, "", "QueueMonitor", sobj{}.s("level", level).i("queue_depth", int64(500+w.r.IntN(1500)))), true
 	}
-	return simEvent{}, false
+	return outEvent{}, false
 }
 
 // qualityDrop blocks a config's training for low data quality, restored
 // 10–30 minutes later.
-func (w *simWorld) qualityDrop() (simEvent, bool) {
-	w.after(simSlot{tQualityDrop, 0}, w.minutes(60, 120))
+func (w *World) qualityDrop() (outEvent, bool) {
+	w.after(actorID{tQualityDrop, 0}, w.minutes(60, 120))
 	c := w.configs[w.r.IntN(len(w.configs))]
 	if c.lowQuality {
-		return simEvent{}, false
+		return outEvent{}, false
 	}
 	c.lowQuality = true
-	w.after(simSlot{tQuality, c.idx}, w.minutes(10, 30))
+	w.after(actorID{tQuality, c.idx}, w.minutes(10, 30))
 	return w.ev("training_blocked_by_quality", c.key, "", "QualityMonitor",
 		sobj{}.f("quality_score", 0.35+0.2*w.r.Float64()).f("threshold", 0.6)), true
 }
 
 // chaos breaks a healthy node now and then: its daemon crashes (health
 // checks fail until the daemon recovers it) or the host drops off.
-func (w *simWorld) chaos() (simEvent, bool) {
-	w.after(simSlot{tChaos, 0}, w.minutes(20, 60))
-	var healthy []*simNode
+func (w *World) chaos() (outEvent, bool) {
+	w.after(actorID{tChaos, 0}, w.minutes(20, 60))
+	var healthy []*nodeActor
 	for _, n := range w.nodes {
 		if n.seen == "healthy" && !n.broken {
 			healthy = append(healthy, n)
 		}
 	}
 	if len(healthy) == 0 {
-		return simEvent{}, false
+		return outEvent{}, false
 	}
 	n := healthy[w.r.IntN(len(healthy))]
 	n.broken = true
 	if n.id == w.leader {
-		w.after(simSlot{tLeader, 0}, w.minutes(0.5, 2))
+		w.after(actorID{tLeader, 0}, w.minutes(0.5, 2))
 	}
 	if w.chance(0.25) {
 		n.state = "offline"
-		w.after(simSlot{tNode, n.idx}, w.minutes(5, 10)) // the daemon's recovery decision replans it
+		w.after(actorID{tNode, n.idx}, w.minutes(5, 10)) // the daemon's recovery decision replans it
 		return w.ev("host_offline", "", n.id, "P2PNode", sobj{}.s("reason", "unreachable")), true
 	}
-	w.after(simSlot{tNode, n.idx}, w.minutes(0.2, 1))
-	return simEvent{}, false
+	w.after(actorID{tNode, n.idx}, w.minutes(0.2, 1))
+	return outEvent{}, false
 }
 
 // elect makes the first healthy node leader when there is none or the
 // leader is broken.
-func (w *simWorld) elect() (simEvent, bool) {
+func (w *World) elect() (outEvent, bool) {
 	if l := w.byNode[w.leader]; l != nil && !l.broken {
-		return simEvent{}, false
+		return outEvent{}, false
 	}
 	for _, n := range w.nodes {
 		if n.known && !n.broken {
@@ -486,8 +502,8 @@ func (w *simWorld) elect() (simEvent, bool) {
 			return w.ev("leader_elected", "", n.id, "P2PNode", sobj{}.i("term", int64(w.r.IntN(1000)))), true
 		}
 	}
-	w.after(simSlot{tLeader, 0}, w.minutes(1, 2))
-	return simEvent{}, false
+	w.after(actorID{tLeader, 0}, w.minutes(1, 2))
+	return outEvent{}, false
 }
 
 // sobj builds a compact JSON object with keys in the order written.
