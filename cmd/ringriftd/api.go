@@ -49,7 +49,7 @@ func (d *daemon) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.Handle("/v1/", d.auth(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path),
-			"see daemon.md: POST /v1/events, GET /v1/events, /v1/stream, /v1/pipelines …")
+			"see docs/spec/daemon.md: POST /v1/events, GET /v1/events, /v1/stream, /v1/pipelines …")
 	}))
 	return mux
 }

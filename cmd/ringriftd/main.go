@@ -1,5 +1,5 @@
 // Command ringriftd is the coordination daemon of the training cluster
-// (daemon.md): it journals the cluster's events, enforces the flows, takes
+// (docs/spec/daemon.md): it journals the cluster's events, enforces the flows, takes
 // the coordination decisions and serves the projections over HTTP.
 //
 //	go run ./cmd/ringriftd            # ./ringrift-data, 127.0.0.1:8765
