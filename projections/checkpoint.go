@@ -60,7 +60,7 @@ func (e *Elo) MarshalJSON() ([]byte, error) {
 		cc := eloConfigCheckpoint{Champion: c.champion, ChampionElo: c.championElo,
 			Ratings: make(map[string]ratingCheckpoint, len(c.ratings))}
 		for p, r := range c.ratings {
-			cc.Ratings[p] = ratingCheckpoint{r.Elo, r.Games}
+			cc.Ratings[p] = ratingCheckpoint(r)
 		}
 		s := &c.series
 		cc.Series = seriesCheckpoint{T: make([]int64, len(s.pts)), Y: make([]float64, len(s.pts)),
@@ -90,7 +90,7 @@ func (e *Elo) UnmarshalJSON(b []byte) error {
 			if isAnchor(p) || !finite(r.Elo) || r.Games < 0 {
 				return fmt.Errorf("%w: config %s: rating of %q", ErrCheckpointInvalid, k, p)
 			}
-			c.ratings[p] = Rating{r.Elo, r.Games}
+			c.ratings[p] = Rating(r)
 		}
 		if err := c.series.restore(cc.Series); err != nil {
 			return fmt.Errorf("%w: config %s: %v", ErrCheckpointInvalid, k, err)
