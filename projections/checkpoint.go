@@ -190,6 +190,9 @@ func (h *Health) MarshalJSON() ([]byte, error) {
 		Cluster: levelsCheckpoint(h.cluster),
 		Configs: make(map[string]levelsCheckpoint, len(h.configs)),
 		DiskLow: h.DiskLow()}
+	if cp.DiskLow == nil {
+		cp.DiskLow = []string{} // written [], as checkpoints always had it
+	}
 	for k, d := range h.daemons {
 		cp.Daemons[k] = daemonCheckpoint(*d)
 	}

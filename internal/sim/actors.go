@@ -8,6 +8,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/projections"
 )
@@ -149,8 +150,8 @@ func (c *configActor) trainingBlocked() bool {
 // pipelineStep is the driver's next step.
 func (c *configActor) pipelineStep(w *World) (outEvent, bool) {
 	s := c.slot()
-	step := func(typ, source string, p sobj) (outEvent, bool) {
-		e := w.evRaw(typ, c.key, "", source, c.corr, p.done()) // correlated: one iteration's training
+	step := func(typ, source string, p event.Object) (outEvent, bool) {
+		e := w.evRaw(typ, c.key, "", source, c.corr, p.Bytes()) // correlated: one iteration's training
 		e.role = rolePipeline
 		c.confirmed = false
 		return e, true
@@ -170,7 +171,7 @@ func (c *configActor) pipelineStep(w *World) (outEvent, bool) {
 		c.state = "training"
 		w.after(s, w.minutes(3, 6))
 		return step("training_started", "TrainingCoordinator",
-			sobj{}.s("job_id", fmt.Sprintf("train-%s-%d-%d", c.key, c.iteration, c.attempt)).i("epochs", int64(c.job.epochs)))
+			event.Object{}.Str("job_id", fmt.Sprintf("train-%s-%d-%d", c.key, c.iteration, c.attempt)).Int("epochs", int64(c.job.epochs)))
 	case "training":
 		j := c.job
 		if j == nil { // adopted from the daemon: a run in progress
@@ -182,46 +183,46 @@ func (c *configActor) pipelineStep(w *World) (outEvent, bool) {
 			w.after(s, w.minutes(3, 6))
 			frac := float64(j.reported) / float64(j.reports+1)
 			return step("training_progress", "TrainingCoordinator",
-				sobj{}.i("epoch", int64(float64(j.epochs)*frac)).f("loss", 1.6-frac+0.05*w.r.Float64()))
+				event.Object{}.Int("epoch", int64(float64(j.epochs)*frac)).Num("loss", projections.Round3(1.6-frac+0.05*w.r.Float64())))
 		}
 		c.job = nil
 		switch x := w.r.Float64(); {
 		case x < 0.03:
 			c.state = "collecting"
-			return step("training_failed", "TrainingCoordinator", sobj{}.s("error", "CUDA out of memory"))
+			return step("training_failed", "TrainingCoordinator", event.Object{}.Str("error", "CUDA out of memory"))
 		case x < 0.04:
 			c.state = "rolling_back"
 			w.after(s, w.minutes(2, 5))
-			return step("training_rollback_needed", "TrainingCoordinator", sobj{}.s("reason", "loss diverged"))
+			return step("training_rollback_needed", "TrainingCoordinator", event.Object{}.Str("reason", "loss diverged"))
 		case x < 0.08:
 			c.trained(w, j.model)
 			return step("training_early_stopped", "TrainingCoordinator",
-				sobj{}.s("model_path", j.model).s("reason", "validation loss plateau"))
+				event.Object{}.Str("model_path", j.model).Str("reason", "validation loss plateau"))
 		}
 		c.trained(w, j.model)
 		return step("training_completed", "TrainingCoordinator",
-			sobj{}.s("model_path", j.model).f("final_loss", 0.45+0.2*w.r.Float64()).i("epochs", int64(j.epochs)))
+			event.Object{}.Str("model_path", j.model).Num("final_loss", projections.Round3(0.45+0.2*w.r.Float64())).Int("epochs", int64(j.epochs)))
 	case "rolling_back":
 		c.state = "collecting"
 		to := c.champion
 		if to == "" {
 			to = "checkpoint"
 		}
-		return step("training_rollback_completed", "TrainingCoordinator", sobj{}.s("rolled_back_to", to))
+		return step("training_rollback_completed", "TrainingCoordinator", event.Object{}.Str("rolled_back_to", to))
 	case "trained":
 		c.state, c.evalProgress = "evaluating", false
 		w.after(s, w.minutes(3, 6))
-		return step("evaluation_started", "EvaluationDaemon", sobj{}.s("model_path", c.model))
+		return step("evaluation_started", "EvaluationDaemon", event.Object{}.Str("model_path", c.model))
 	case "evaluating":
 		if !c.evalProgress && w.chance(0.5) {
 			c.evalProgress = true
 			w.after(s, w.minutes(2, 4))
-			return step("evaluation_progress", "EvaluationDaemon", sobj{}.s("model_path", c.model).i("games_played", int64(20+w.r.IntN(40))))
+			return step("evaluation_progress", "EvaluationDaemon", event.Object{}.Str("model_path", c.model).Int("games_played", int64(20+w.r.IntN(40))))
 		}
 		if w.chance(0.05) {
 			c.state = "trained"
 			w.after(s, w.minutes(2, 5))
-			return step("evaluation_failed", "EvaluationDaemon", sobj{}.s("model_path", c.model).s("error", "evaluation worker lost"))
+			return step("evaluation_failed", "EvaluationDaemon", event.Object{}.Str("model_path", c.model).Str("error", "evaluation worker lost"))
 		}
 		c.state = "evaluated"
 		return step("evaluation_completed", "EvaluationDaemon", c.results(w))
@@ -231,11 +232,11 @@ func (c *configActor) pipelineStep(w *World) (outEvent, bool) {
 	if !c.confirmed {
 		return outEvent{}, false
 	}
-	p := sobj{}.s("model_path", c.model)
+	p := event.Object{}.Str("model_path", c.model)
 	switch {
 	case c.state == "evaluated" && !c.lastPass:
 		c.state = "collecting"
-		return step("promotion_rejected", "PromotionController", p.s("reason", "baseline gates failed"))
+		return step("promotion_rejected", "PromotionController", p.Str("reason", "baseline gates failed"))
 	case c.state == "evaluated":
 		c.state = "candidate"
 		w.after(s, w.minutes(2, 5))
@@ -274,13 +275,13 @@ func resultJSON(w *World, games int64, p float64) []byte {
 			wins++
 		}
 	}
-	return sobj{}.i("games", games).f("win_rate", float64(wins)/float64(games)).done()
+	return event.Object{}.Int("games", games).Num("win_rate", projections.Round3(float64(wins)/float64(games))).Bytes()
 }
 
 // results is the payload of the iteration model's evaluation_completed:
 // baselines (winning against all of the other players in 3p/4p is harder),
 // the champion head to head when there is one, and the Elo.
-func (c *configActor) results(w *World) sobj {
+func (c *configActor) results(w *World) event.Object {
 	m, ok := c.models[c.model]
 	if !ok {
 		m = c.base + w.normal(20, 50)
@@ -294,11 +295,11 @@ func (c *configActor) results(w *World) sobj {
 	n := float64(c.players - 1)
 	pr, ph := math.Pow(eloExpected(m, eloRandom), n), math.Pow(eloExpected(m, eloHeuristic), n)
 	c.lastPass = games >= t.MinGames && pr >= t.WinRateRandom && ph >= t.WinRateHeuristic
-	opp := sobj{}.raw("heuristic", resultJSON(w, games, ph)).raw("random", resultJSON(w, games, pr))
+	opp := event.Object{}.Raw("heuristic", resultJSON(w, games, ph)).Raw("random", resultJSON(w, games, pr))
 	if ce, ok := c.models[c.champion]; ok && w.chance(0.8) {
-		opp = opp.raw("champion", resultJSON(w, 200, eloExpected(m, ce)))
+		opp = opp.Raw("champion", resultJSON(w, 200, eloExpected(m, ce)))
 	}
-	return sobj{}.s("model_path", c.model).raw("opponents", opp.done()).f("elo", m+w.normal(0, 10))
+	return event.Object{}.Str("model_path", c.model).Raw("opponents", opp.Bytes()).Num("elo", projections.Round3(m+w.normal(0, 10)))
 }
 
 // selfplay reports the games played since the last report.
@@ -316,9 +317,9 @@ func (c *configActor) selfplay(w *World) outEvent {
 		node = n.id
 	}
 	if w.chance(w.cfg.Compat) {
-		return w.compat("NEW_GAMES_AVAILABLE", c.key, node, "SelfplayRunner", sobj{}.i("games_count", games))
+		return w.compat("NEW_GAMES_AVAILABLE", c.key, node, "SelfplayRunner", event.Object{}.Int("games_count", games))
 	}
-	return w.ev("new_games", c.key, node, "SelfplayRunner", sobj{}.i("games", games).i("avg_moves", int64(40+w.r.IntN(80))))
+	return w.ev("new_games", c.key, node, "SelfplayRunner", event.Object{}.Int("games", games).Int("avg_moves", int64(40+w.r.IntN(80))))
 }
 
 // monitor re-evaluates the champion now and then (a monitoring evaluation:
@@ -335,10 +336,10 @@ func (c *configActor) monitor(w *World) (outEvent, bool) {
 		elo = ce - 25 - 65*w.r.Float64()
 	}
 	n := float64(c.players - 1)
-	opp := sobj{}.raw("heuristic", resultJSON(w, 60, math.Pow(eloExpected(elo, eloHeuristic), n))).
-		raw("random", resultJSON(w, 40, math.Pow(eloExpected(elo, eloRandom), n)))
+	opp := event.Object{}.Raw("heuristic", resultJSON(w, 60, math.Pow(eloExpected(elo, eloHeuristic), n))).
+		Raw("random", resultJSON(w, 40, math.Pow(eloExpected(elo, eloRandom), n)))
 	return w.ev("evaluation_completed", c.key, "", "ModelMonitor",
-		sobj{}.s("model_path", c.champion).raw("opponents", opp.done()).f("elo", elo)), true
+		event.Object{}.Str("model_path", c.champion).Raw("opponents", opp.Bytes()).Num("elo", projections.Round3(elo))), true
 }
 
 // nodeActor is a GPU node's agent. seen/seenAttempts are the daemon's view
@@ -401,7 +402,7 @@ func (n *nodeActor) follow(w *World, v projections.NodeView, ok bool) {
 // operator's fix, or a health check.
 func (n *nodeActor) step(w *World) (outEvent, bool) {
 	s := n.slot()
-	ev := func(typ, source string, p sobj) (outEvent, bool) {
+	ev := func(typ, source string, p event.Object) (outEvent, bool) {
 		e := w.ev(typ, "", n.id, source, p)
 		e.role = roleNode
 		return e, true
@@ -410,13 +411,13 @@ func (n *nodeActor) step(w *World) (outEvent, bool) {
 	case "unknown":
 		n.state = "healthy"
 		w.after(s, n.checkPeriod(w))
-		return ev("host_online", "NodeAgent", sobj{}.i("gpus", 8))
+		return ev("host_online", "NodeAgent", event.Object{}.Int("gpus", 8))
 	case "recovering":
 		success := 0.6
 		if n.lastAction == "failover_to_peer" {
 			success = 0.85
 		}
-		p := sobj{}.s("action", n.lastAction).i("attempt", int64(n.seenAttempts))
+		p := event.Object{}.Str("action", n.lastAction).Int("attempt", int64(n.seenAttempts))
 		if w.chance(success) {
 			n.broken, n.state = false, "healthy"
 			w.after(s, n.checkPeriod(w))
@@ -424,19 +425,19 @@ func (n *nodeActor) step(w *World) (outEvent, bool) {
 		}
 		n.state = "unhealthy"
 		w.after(s, n.checkPeriod(w))
-		return ev("recovery_failed", "RecoveryManager", p.s("reason", "daemon did not come back"))
+		return ev("recovery_failed", "RecoveryManager", p.Str("reason", "daemon did not come back"))
 	case "escalated", "offline":
 		n.broken, n.state = false, "healthy"
 		w.after(s, n.checkPeriod(w))
-		return ev("host_online", "NodeAgent", sobj{}.i("gpus", 8).s("reason", "operator restored the host"))
+		return ev("host_online", "NodeAgent", event.Object{}.Int("gpus", 8).Str("reason", "operator restored the host"))
 	}
 	if !n.broken && w.chance(0.01) { // a flaky check
 		w.after(s, w.minutes(0.5, 1.5))
-		return ev("health_check_failed", "HealthMonitor", sobj{}.s("reason", "timeout"))
+		return ev("health_check_failed", "HealthMonitor", event.Object{}.Str("reason", "timeout"))
 	}
 	w.after(s, n.checkPeriod(w))
 	if n.broken {
-		return ev("health_check_failed", "HealthMonitor", sobj{}.s("reason", "daemon unresponsive"))
+		return ev("health_check_failed", "HealthMonitor", event.Object{}.Str("reason", "daemon unresponsive"))
 	}
-	return ev("health_check_passed", "HealthMonitor", sobj{}.i("latency_ms", int64(5+w.r.IntN(40))))
+	return ev("health_check_passed", "HealthMonitor", event.Object{}.Int("latency_ms", int64(5+w.r.IntN(40))))
 }

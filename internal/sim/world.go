@@ -4,7 +4,6 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/internal/gen"
+	"github.com/ringrift/ringriftd/projections"
 )
 
 // The simulated cluster is a set of actors — per config a pipeline driver,
@@ -270,11 +270,11 @@ func (w *World) fire(s actorID) (outEvent, bool) {
 	case tQuality:
 		c := w.configs[s.idx]
 		c.lowQuality = false
-		return w.ev("high_quality_data_available", c.key, "", "QualityMonitor", sobj{}.f("quality_score", 0.7+0.2*w.r.Float64())), true
+		return w.ev("high_quality_data_available", c.key, "", "QualityMonitor", event.Object{}.Num("quality_score", projections.Round3(0.7+0.2*w.r.Float64()))), true
 	case tQueue:
 		c := w.configs[s.idx]
 		c.queued = false
-		return w.ev("backpressure_released", c.key, "", "QueueMonitor", sobj{}), true
+		return w.ev("backpressure_released", c.key, "", "QueueMonitor", event.Object{}), true
 	case tNode:
 		return w.nodes[s.idx].step(w)
 	case tSync:
@@ -292,8 +292,8 @@ func (w *World) fire(s actorID) (outEvent, bool) {
 }
 
 // ev builds a canonical event at the current simulated time, with an id.
-func (w *World) ev(typ, key, node, source string, payload sobj) outEvent {
-	return w.evRaw(typ, key, node, source, "", payload.done())
+func (w *World) ev(typ, key, node, source string, payload event.Object) outEvent {
+	return w.evRaw(typ, key, node, source, "", payload.Bytes())
 }
 
 // evRaw is ev with the payload as JSON bytes and a correlation id ("" =
@@ -324,14 +324,14 @@ func (w *World) evRaw(typ, key, node, source, corr string, payload []byte) outEv
 // compat builds an event in the compatibility shape of the Python workers:
 // event_type NAME, config and host inside the payload, unix timestamp,
 // the bus's own keys (origin, trace_id), no id.
-func (w *World) compat(name, key, node, source string, payload sobj) outEvent {
-	payload = payload.s("config", key)
+func (w *World) compat(name, key, node, source string, payload event.Object) outEvent {
+	payload = payload.Str("config", key)
 	if node != "" {
-		payload = payload.s("host", node)
+		payload = payload.Str("host", node)
 	}
 	b := append(make([]byte, 0, 256), `{"event_type":`...)
 	b = event.AppendJSONString(b, name)
-	b = append(append(b, `,"payload":`...), payload.done()...)
+	b = append(append(b, `,"payload":`...), payload.Bytes()...)
 	b = append(b, `,"timestamp":`...)
 	b = strconv.AppendFloat(b, float64(w.now.UnixMilli())/1000, 'f', 3, 64)
 	b = event.AppendJSONString(append(b, `,"source":`...), source)
@@ -360,7 +360,7 @@ func (w *World) background() outEvent {
 		}
 		return w.evRaw(g.Type, g.ConfigKey, g.NodeID, src, "", g.Payload)
 	}
-	return w.ev("coordinator_heartbeat", "", "", "ClusterCoordinator", sobj{}.s("daemon", "SelfplayScheduler"))
+	return w.ev("coordinator_heartbeat", "", "", "ClusterCoordinator", event.Object{}.Str("daemon", "SelfplayScheduler"))
 }
 
 // bad is an event that is wrong on purpose, of the kinds the old bus let
@@ -372,26 +372,26 @@ func (w *World) bad() outEvent {
 	var e outEvent
 	switch w.r.IntN(7) {
 	case 0:
-		e = w.ev("training_complete", c.key, "", "TrainingCoordinator", sobj{}.s("model_path", c.modelPath()))
+		e = w.ev("training_complete", c.key, "", "TrainingCoordinator", event.Object{}.Str("model_path", c.modelPath()))
 	case 1:
-		e = w.ev("new_games", "hex9_2p", "", "SelfplayRunner", sobj{}.i("games", 12))
+		e = w.ev("new_games", "hex9_2p", "", "SelfplayRunner", event.Object{}.Int("games", 12))
 	case 2:
-		e = w.ev("training_completed", c.key, "", "TrainingCoordinator", sobj{}.f("final_loss", 0.31))
+		e = w.ev("training_completed", c.key, "", "TrainingCoordinator", event.Object{}.Num("final_loss", projections.Round3(0.31)))
 	case 3:
-		e = w.ev("promotion_started", c.key, "", "PromotionController", sobj{}.s("model_path", "models/"+c.key+"/phantom.pth"))
+		e = w.ev("promotion_started", c.key, "", "PromotionController", event.Object{}.Str("model_path", "models/"+c.key+"/phantom.pth"))
 	case 4:
-		e = w.ev("new_games", c.key, "", "ringriftd/threshold", sobj{}.i("games", 50))
+		e = w.ev("new_games", c.key, "", "ringriftd/threshold", event.Object{}.Int("games", 50))
 	case 5:
 		e = w.evRaw("evaluation_completed", c.key, "", "EvaluationDaemon", "", []byte("[0.71,0.96]"))
 	default:
 		for _, n := range w.nodes {
 			if n.seen == "healthy" && n.state == "healthy" && !n.broken {
-				e = w.ev("recovery_completed", "", n.id, "RecoveryManager", sobj{}.s("action", "restart_daemon"))
+				e = w.ev("recovery_completed", "", n.id, "RecoveryManager", event.Object{}.Str("action", "restart_daemon"))
 				break
 			}
 		}
 		if e.body == nil {
-			e = w.ev("TRAINING_COMPLETE", c.key, "", "TrainingCoordinator", sobj{})
+			e = w.ev("TRAINING_COMPLETE", c.key, "", "TrainingCoordinator", event.Object{})
 		}
 	}
 	e.role = roleBad
@@ -404,14 +404,14 @@ func (w *World) sync() outEvent {
 	if !w.syncing {
 		w.syncing = true
 		w.after(s, w.minutes(1, 3))
-		return w.ev("sync_started", "", "", "SyncDaemon", sobj{})
+		return w.ev("sync_started", "", "", "SyncDaemon", event.Object{})
 	}
 	w.syncing = false
 	w.after(s, w.period(6, 12, 1, 0.08))
 	if w.chance(0.05) {
-		return w.ev("sync_failed", "", "", "SyncDaemon", sobj{}.s("error", "rsync: connection reset by peer"))
+		return w.ev("sync_failed", "", "", "SyncDaemon", event.Object{}.Str("error", "rsync: connection reset by peer"))
 	}
-	return w.ev("sync_completed", "", "", "SyncDaemon", sobj{}.i("files", int64(20+w.r.IntN(200))))
+	return w.ev("sync_completed", "", "", "SyncDaemon", event.Object{}.Int("files", int64(20+w.r.IntN(200))))
 }
 
 // pressure is the backpressure monitors: cluster-wide resource pressure
@@ -429,10 +429,10 @@ func (w *World) pressure() (outEvent, bool) {
 	switch {
 	case !w.resource && busy >= 9:
 		w.resource = true
-		return w.ev("backpressure_activated", "", "", "ResourceMonitor", sobj{}.s("level", "high").i("busy_configs", int64(busy))), true
+		return w.ev("backpressure_activated", "", "", "ResourceMonitor", event.Object{}.Str("level", "high").Int("busy_configs", int64(busy))), true
 	case w.resource && busy <= 5:
 		w.resource = false
-		return w.ev("backpressure_released", "", "", "ResourceMonitor", sobj{}), true
+		return w.ev("backpressure_released", "", "", "ResourceMonitor", event.Object{}), true
 	case w.chance(0.15):
 		c := w.configs[w.r.IntN(len(w.configs))]
 		if c.queued {
@@ -444,7 +444,7 @@ func (w *World) pressure() (outEvent, bool) {
 		if w.chance(0.4) {
 			level = "soft"
 		}
-		return w.ev("backpressure_activated", c.key, "", "QueueMonitor", sobj{}.s("level", level).i("queue_depth", int64(500+w.r.IntN(1500)))), true
+		return w.ev("backpressure_activated", c.key, "", "QueueMonitor", event.Object{}.Str("level", level).Int("queue_depth", int64(500+w.r.IntN(1500)))), true
 	}
 	return outEvent{}, false
 }
@@ -460,7 +460,7 @@ func (w *World) qualityDrop() (outEvent, bool) {
 	c.lowQuality = true
 	w.after(actorID{tQuality, c.idx}, w.minutes(10, 30))
 	return w.ev("training_blocked_by_quality", c.key, "", "QualityMonitor",
-		sobj{}.f("quality_score", 0.35+0.2*w.r.Float64()).f("threshold", 0.6)), true
+		event.Object{}.Num("quality_score", projections.Round3(0.35+0.2*w.r.Float64())).Num("threshold", projections.Round3(0.6))), true
 }
 
 // chaos breaks a healthy node now and then: its daemon crashes (health
@@ -484,7 +484,7 @@ func (w *World) chaos() (outEvent, bool) {
 	if w.chance(0.25) {
 		n.state = "offline"
 		w.after(actorID{tNode, n.idx}, w.minutes(5, 10)) // the daemon's recovery decision replans it
-		return w.ev("host_offline", "", n.id, "P2PNode", sobj{}.s("reason", "unreachable")), true
+		return w.ev("host_offline", "", n.id, "P2PNode", event.Object{}.Str("reason", "unreachable")), true
 	}
 	w.after(actorID{tNode, n.idx}, w.minutes(0.2, 1))
 	return outEvent{}, false
@@ -499,39 +499,9 @@ func (w *World) elect() (outEvent, bool) {
 	for _, n := range w.nodes {
 		if n.known && !n.broken {
 			w.leader = n.id
-			return w.ev("leader_elected", "", n.id, "P2PNode", sobj{}.i("term", int64(w.r.IntN(1000)))), true
+			return w.ev("leader_elected", "", n.id, "P2PNode", event.Object{}.Int("term", int64(w.r.IntN(1000)))), true
 		}
 	}
 	w.after(actorID{tLeader, 0}, w.minutes(1, 2))
 	return outEvent{}, false
-}
-
-// sobj builds a compact JSON object with keys in the order written.
-type sobj []byte
-
-func (o sobj) key(k string) sobj {
-	if len(o) == 0 {
-		o = append(o, '{')
-	} else {
-		o = append(o, ',')
-	}
-	return append(event.AppendJSONString(o, k), ':')
-}
-
-func (o sobj) s(k, v string) sobj { return event.AppendJSONString(o.key(k), v) }
-
-func (o sobj) i(k string, v int64) sobj { return strconv.AppendInt(o.key(k), v, 10) }
-
-// f writes a number rounded to 3 decimals.
-func (o sobj) f(k string, v float64) sobj {
-	return strconv.AppendFloat(o.key(k), math.Round(v*1000)/1000, 'f', -1, 64)
-}
-
-func (o sobj) raw(k string, v []byte) sobj { return append(o.key(k), v...) }
-
-func (o sobj) done() []byte {
-	if len(o) == 0 {
-		return []byte("{}")
-	}
-	return append(o, '}')
 }
