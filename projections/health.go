@@ -227,4 +227,3 @@ func (h *Health) Clone() *Health {
 	}
 	return out
 }
-
