@@ -44,12 +44,16 @@ type configActor struct {
 	// refused is the code of the last refused step, until the next read.
 	refused string
 
-	job          *trainingJob
-	attempt      int                // trainings started in this iteration
-	models       map[string]float64 // each model's true strength (Elo)
-	base         float64            // the strength training starts from
-	mult         float64            // self-play games multiplier (feedback: weak)
-	explore      float64            // exploration multiplier (feedback: strong)
+	job     *trainingJob
+	attempt int                // trainings started in this iteration
+	models  map[string]float64 // each model's true strength (Elo)
+	base    float64            // the strength training starts from: the champion's
+	// ceiling is the strength this config's training can reach for now;
+	// now and then (breakthrough) a new idea raises it.
+	ceiling      float64
+	breakthrough time.Time
+	mult         float64 // self-play games multiplier (feedback: weak)
+	explore      float64 // exploration multiplier (feedback: strong)
 	evalProgress bool
 	lastPass     bool // the last evaluation passed the baseline gates
 	corr         string
@@ -86,7 +90,7 @@ func (c *configActor) follow(w *World, p projections.PipelineView) {
 	}
 	if champion != c.champion && champion != "" {
 		if e, ok := c.models[champion]; ok {
-			c.base = max(c.base, e) // training goes on from the new champion
+			c.base = e // training goes on from the new champion (or the one rolled back to)
 		}
 	}
 	c.state, c.iteration, c.model, c.champion = p.State, p.Iteration, model, champion
@@ -250,16 +254,39 @@ func (c *configActor) pipelineStep(w *World) (outEvent, bool) {
 	return step("model_promoted", "PromotionController", p)
 }
 
-// trained records a new model: its strength is the training base plus a
-// random gain; the base improves with every training.
+// Strength model: a training run closes part of the gap between the
+// champion it starts from and the config's ceiling, with noise; past the
+// ceiling gains are compressed, so models improve quickly, then plateau
+// and only an occasional breakthrough (every few simulated days) raises
+// the ceiling, up to maxCeiling, below the Elo cap of 3000.
+const (
+	maxCeiling    = 2750.0
+	pastCeiling   = 0.25 // the share of a gain past the ceiling that is kept
+	gainSD        = 40.0 // the spread of a training's result
+	breakthroughs = 4    // the mean days between a config's breakthroughs
+)
+
+// trained records a new model and its true strength.
 func (c *configActor) trained(w *World, model string) {
 	c.state, c.model = "trained", model
-	spread := 50.0
-	if c.explore > 0 {
-		spread *= c.explore
+	if !w.now.Before(c.breakthrough) {
+		if !c.breakthrough.IsZero() {
+			c.ceiling = min(maxCeiling, c.ceiling+w.normal(140, 40))
+		}
+		c.breakthrough = w.now.Add(w.minutes(0.5*breakthroughs*24*60, 1.5*breakthroughs*24*60))
 	}
-	c.models[model] = c.base + w.normal(20, spread)
-	c.base += w.normal(25, 20) * max(0.1, (2400-c.base)/1200) // diminishing returns
+	sd := gainSD
+	if c.explore > 0 {
+		sd *= c.explore
+	}
+	m := c.base + (0.08+0.12*w.r.Float64())*(c.ceiling-c.base) + w.normal(0, sd)
+	if m > c.ceiling {
+		m = c.ceiling + pastCeiling*(m-c.ceiling)
+	}
+	c.models[model] = m
+	if c.champion == "" {
+		c.base = max(c.base, m) // no champion yet: the self-play data improves anyway
+	}
 	c.mult, c.explore = 1, 0
 	w.after(c.slot(), w.minutes(1, 3))
 }
@@ -283,8 +310,8 @@ func resultJSON(w *World, games int64, p float64) []byte {
 // the champion head to head when there is one, and the Elo.
 func (c *configActor) results(w *World) event.Object {
 	m, ok := c.models[c.model]
-	if !ok {
-		m = c.base + w.normal(20, 50)
+	if !ok { // adopted from the daemon: trained by an earlier run
+		m = c.base + w.normal(0, gainSD)
 		c.models[c.model] = m
 	}
 	t := thresholds.For(c.players)

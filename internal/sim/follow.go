@@ -103,9 +103,10 @@ func (w *World) answer(batch []outEvent, ans *event.AppendAnswer, st *Stats) int
 			if c := w.byKey[key]; c != nil {
 				c.mult = 1.5
 			}
-		case "hyperparameter_updated": // strong model: explore less
+		case "hyperparameter_updated": // strong model: explore less; the tracker sees the opponent mastered
 			if c := w.byKey[key]; c != nil {
 				c.explore = 0.8
+				w.after(actorID{tMastered, c.idx}, w.minutes(1, 10))
 			}
 		}
 	}

@@ -35,6 +35,7 @@ const (
 	tMonitor                   // per config
 	tQuality                   // per config: data quality restored
 	tQueue                     // per config: queue backpressure released
+	tMastered                  // per config: the curriculum tracker sees the opponent mastered
 	tNode                      // per node
 	tSync
 	tPressure
@@ -121,8 +122,11 @@ type World struct {
 	leader   string
 	syncing  bool
 	resource bool // cluster-wide resource backpressure is on
-	cluster  string
-	answers  int
+	// resourceUntil is when the resource monitor releases the pressure it
+	// set at the latest; it sets none again before resourceCalm.
+	resourceUntil, resourceCalm time.Time
+	cluster                     string
+	answers                     int
 }
 
 func newWorld(o Config) *World {
@@ -142,7 +146,7 @@ func newWorld(o Config) *World {
 	}
 	for i, k := range event.ConfigKeys() {
 		c := &configActor{idx: i, key: k, players: event.Players(k), mult: 1, models: map[string]float64{},
-			base: 1120 + 120*w.r.Float64(), lastSelfplay: o.Start}
+			base: 1120 + 120*w.r.Float64(), ceiling: 1650 + 700*w.r.Float64(), lastSelfplay: o.Start}
 		w.configs = append(w.configs, c)
 		w.byKey[k] = c
 		w.at(actorID{tSelfplay, i}, o.Start.Add(w.uniform(0, 2*time.Minute)))
@@ -275,6 +279,8 @@ func (w *World) fire(s actorID) (outEvent, bool) {
 		c := w.configs[s.idx]
 		c.queued = false
 		return w.ev("backpressure_released", c.key, "", "QueueMonitor", event.Object{}), true
+	case tMastered:
+		return w.ev("opponent_mastered", w.configs[s.idx].key, "", "CurriculumTracker", event.Object{}.Str("opponent", "heuristic")), true
 	case tNode:
 		return w.nodes[s.idx].step(w)
 	case tSync:
@@ -415,8 +421,10 @@ func (w *World) sync() outEvent {
 }
 
 // pressure is the backpressure monitors: cluster-wide resource pressure
-// while most configs train or evaluate, and now and then a config's queue
-// filling up.
+// when most configs train or evaluate at once, for 10–30 minutes at most
+// and not again for 3–8 hours (else the pause would herd the configs into
+// training together when it lifts, and hold them all again); and now and
+// then a config's queue filling up.
 func (w *World) pressure() (outEvent, bool) {
 	w.after(actorID{tPressure, 0}, w.minutes(4, 8))
 	busy := 0
@@ -427,11 +435,13 @@ func (w *World) pressure() (outEvent, bool) {
 		}
 	}
 	switch {
-	case !w.resource && busy >= 9:
+	case !w.resource && busy >= 9 && !w.now.Before(w.resourceCalm):
 		w.resource = true
+		w.resourceUntil = w.now.Add(w.minutes(10, 30))
 		return w.ev("backpressure_activated", "", "", "ResourceMonitor", event.Object{}.Str("level", "high").Int("busy_configs", int64(busy))), true
-	case w.resource && busy <= 5:
+	case w.resource && (busy <= 5 || !w.now.Before(w.resourceUntil)):
 		w.resource = false
+		w.resourceCalm = w.now.Add(w.minutes(180, 480))
 		return w.ev("backpressure_released", "", "", "ResourceMonitor", event.Object{}), true
 	case w.chance(0.15):
 		c := w.configs[w.r.IntN(len(w.configs))]
