@@ -23,9 +23,6 @@ import (
 // Version 2 added the policies' memory.
 const CheckpointVersion = 2
 
-// ErrCheckpoint is returned for checkpoint data that does not decode.
-var ErrCheckpoint = errors.New("engine: invalid checkpoint")
-
 // Options configure an Engine.
 type Options struct {
 	// Enforcement is strict (refuse flow violations) or lenient (journal

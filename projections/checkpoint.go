@@ -14,14 +14,6 @@ import (
 // ErrCheckpointVersion; the caller rebuilds from the journal.
 const CheckpointVersion = 1
 
-// Errors of UnmarshalJSON. A refused checkpoint leaves the fold unchanged.
-var (
-	// ErrCheckpointVersion: the checkpoint has another format version.
-	ErrCheckpointVersion = errors.New("projections: checkpoint of another format version")
-	// ErrCheckpointInvalid: the checkpoint does not describe a valid state.
-	ErrCheckpointInvalid = errors.New("projections: invalid checkpoint")
-)
-
 // A checkpoint is the fold's full state at full precision in encoding/json
 // (map keys sorted, floats in their shortest exact form), so that it is
 // deterministic and restores bit for bit.
