@@ -49,7 +49,7 @@ type configActor struct {
 	models  map[string]float64 // each model's true strength (Elo)
 	base    float64            // the strength training starts from: the champion's
 	// ceiling is the strength this config's training can reach for now;
-	// now and then (breakthrough) a new idea raises it.
+	// at breakthrough a new idea raises it (see trained).
 	ceiling      float64
 	breakthrough time.Time
 	mult         float64 // self-play games multiplier (feedback: weak)

@@ -19,7 +19,8 @@ import (
 // a self-play runner, a champion monitor, quality and queue monitors; per
 // node a health agent; sync, resource pressure, chaos and leader election
 // for the cluster — each with one timer in simulated time. Every event
-// advances the simulated clock by --step; the event is that of the earliest
+// advances the simulated clock by --step (but never past the wall clock:
+// tick); the event is that of the earliest
 // due timer, or background traffic (heartbeats, work, Elo updates from
 // internal/gen) when none is due. The actors follow the daemon: after every
 // answer the simulator reads the projections and each actor plans its next
