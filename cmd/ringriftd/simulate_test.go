@@ -338,7 +338,7 @@ func TestSimulatePlateau(t *testing.T) {
 	if assert.NotEmpty(t, early.elos) {
 		assert.Greater(t, mean(end.elos)-mean(early.elos), 200.0, "models improved: %v then %v", early.elos, end.elos)
 	}
-	assert.Less(t, allPaused, len(samples)/5, "backpressure does not hold every pipeline for long")
+	assert.Less(t, allPaused, len(samples)/4, "backpressure does not hold every pipeline for long (it used to, most of the time)")
 	assert.Less(t, saturated, len(last)/4, "curriculum weights stay spread")
 	assert.Greater(t, slices.Max(end.elos)-slices.Min(end.elos), 150.0, "configs plateau at different strengths")
 	assert.Greater(t, st.Decisions["promotion_rejected"], st.Decisions["model_promoted"]/2, "candidates fail")

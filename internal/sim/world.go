@@ -422,7 +422,7 @@ func (w *World) sync() outEvent {
 }
 
 // pressure is the backpressure monitors: cluster-wide resource pressure
-// when most configs train or evaluate at once, for 10–30 minutes at most
+// when most configs train or evaluate at once, for 10–20 minutes at most
 // and not again for 3–8 hours (else the pause would herd the configs into
 // training together when it lifts, and hold them all again); and now and
 // then a config's queue filling up.
@@ -438,7 +438,7 @@ func (w *World) pressure() (outEvent, bool) {
 	switch {
 	case !w.resource && busy >= 9 && !w.now.Before(w.resourceCalm):
 		w.resource = true
-		w.resourceUntil = w.now.Add(w.minutes(10, 30))
+		w.resourceUntil = w.now.Add(w.minutes(10, 20))
 		return w.ev("backpressure_activated", "", "", "ResourceMonitor", event.Object{}.Str("level", "high").Int("busy_configs", int64(busy))), true
 	case w.resource && (busy <= 5 || !w.now.Before(w.resourceUntil)):
 		w.resource = false
