@@ -24,9 +24,6 @@ import (
 // milliseconds, so that any time a journal holds encodes.
 const CheckpointVersion = 3
 
-// ErrCheckpoint is returned for checkpoint data that does not decode.
-var ErrCheckpoint = errors.New("engine: invalid checkpoint")
-
 // Options configure an Engine.
 type Options struct {
 	// Enforcement is strict (refuse flow violations) or lenient (journal
@@ -160,24 +157,62 @@ func (g *Engine) Curriculum() *projections.Curriculum { return g.curriculum }
 // Health returns the live health projection: read-only for callers.
 func (g *Engine) Health() *projections.Health { return g.health }
 
-// Projection names, as the API and fixtures use them.
-var Projections = []string{"pipelines", "elo", "curriculum", "health"}
+// Projection is one projection of projections.md.
+type Projection uint8
 
-// ProjectionJSON renders one projection of projections.md by name.
-func (g *Engine) ProjectionJSON(name string) ([]byte, bool) {
-	switch name {
-	case "pipelines":
-		m := g.machines
-		return projections.PipelinesJSON(m.PipelineKeys(), m.Pipeline, m.Paused), true
-	case "elo":
-		return projections.EloJSON(g.elo), true
-	case "curriculum":
-		return projections.CurriculumJSON(g.curriculum), true
-	case "health":
-		m := g.machines
-		return projections.HealthJSON(g.health, m.ClusterStatus(&g.opts.Policies.Thresholds), m.NodeKeys(), m.Node), true
+// The projections, in the order the API lists them.
+const (
+	Pipelines Projection = iota + 1
+	Elo
+	Curriculum
+	Health
+)
+
+// Projections are all the projections.
+var Projections = []Projection{Pipelines, Elo, Curriculum, Health}
+
+// String is the projection's name, as the API paths and fixtures use it.
+func (p Projection) String() string {
+	switch p {
+	case Pipelines:
+		return "pipelines"
+	case Elo:
+		return "elo"
+	case Curriculum:
+		return "curriculum"
+	case Health:
+		return "health"
 	}
-	return nil, false
+	return fmt.Sprintf("Projection(%d)", uint8(p))
+}
+
+// ParseProjection returns the projection called name.
+func ParseProjection(name string) (Projection, bool) {
+	for _, p := range Projections {
+		if p.String() == name {
+			return p, true
+		}
+	}
+	return 0, false
+}
+
+// JSON renders the projection as projections.md shapes it (decode it into
+// the projections package's views: projections.PipelinesView, EloView,
+// CurriculumView, HealthView). It panics on a Projection that is not one
+// of the constants.
+func (g *Engine) JSON(p Projection) []byte {
+	m := g.machines
+	switch p {
+	case Pipelines:
+		return projections.PipelinesJSON(m.PipelineKeys(), m.Pipeline, m.Paused)
+	case Elo:
+		return projections.EloJSON(g.elo)
+	case Curriculum:
+		return projections.CurriculumJSON(g.curriculum)
+	case Health:
+		return projections.HealthJSON(g.health, m.ClusterStatus(&g.opts.Policies.Thresholds), m.NodeKeys(), m.Node)
+	}
+	panic("engine: no projection " + p.String())
 }
 
 type checkpoint struct {

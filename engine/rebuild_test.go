@@ -17,10 +17,8 @@ import (
 func views(t *testing.T, g *engine.Engine) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, name := range engine.Projections {
-		b, ok := g.ProjectionJSON(name)
-		require.True(t, ok)
-		out[name] = string(b)
+	for _, p := range engine.Projections {
+		out[p.String()] = string(g.JSON(p))
 	}
 	return out
 }

@@ -27,7 +27,8 @@ type Validator struct {
 	// of Now: the daemon's --max-future (DefaultMaxFuture). Decisions are
 	// not checked (their time is their cause's), nor is any fold.
 	MaxFuture time.Duration
-	// Now is the clock MaxFuture is checked against (nil: time.Now).
+	// Now is the clock MaxFuture is checked against; nil turns the check
+	// off. The package reads no clock itself: the daemon passes time.Now.
 	Now func() time.Time
 	// AnyTime accepts every time the journal can hold, RFC 3339 or with an
 	// expanded year (ParseTime), with no year range and no MaxFuture: for

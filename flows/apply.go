@@ -1,18 +1,8 @@
 package flows
 
 import (
-	"errors"
-
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/fsm"
-)
-
-// Errors of the package (refusals of events are *event.Error, not these).
-var (
-	// ErrOptions: Options fail Validate.
-	ErrOptions = errors.New("flows: invalid options")
-	// ErrCheckpoint: a checkpoint does not decode into a valid state.
-	ErrCheckpoint = errors.New("flows: invalid checkpoint")
 )
 
 // Change tells the policies what an accepted event did to the machines.

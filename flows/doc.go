@@ -1,6 +1,6 @@
 // Package flows defines ringriftd's documented flows as data: the pipeline
 // machine (one per config) and the recovery machine (one per node) of
-// flows.md, with their guards, counters, pauses and enforcement modes.
+// docs/spec/flows.md, with their guards, counters, pauses and enforcement modes.
 //
 // The package is pure: no I/O and no clock. Time comes from the events.
 //

@@ -64,8 +64,8 @@ func (c *PolicyConfig) Decide(m *Machines, mem *Memory, v View, e *event.Event, 
 		out = m.clusterPolicy(fx, t, out)
 	}
 	if on(PolicyCurriculum) && fx.WeightsChanged && e.Type != "curriculum_rebalanced" {
-		p := payload{}.raw("weights", v.AppendWeights(nil)).str("trigger", e.Type)
-		out = append(out, Decision{Policy: PolicyCurriculum, Type: "curriculum_rebalanced", Payload: p.done()})
+		p := event.Object{}.Raw("weights", v.AppendWeights(nil)).Str("trigger", e.Type)
+		out = append(out, Decision{Policy: PolicyCurriculum, Type: "curriculum_rebalanced", Payload: p.Bytes()})
 	}
 	return out
 }
@@ -88,8 +88,8 @@ func (m *Machines) threshold(e *event.Event, t *Thresholds, out []Decision) []De
 		if p.GamesSinceTraining < t.For(event.Players(k)).TrainingGames || m.Blocked(k, ForTraining) {
 			return
 		}
-		pl := payload{}.int("games", p.GamesSinceTraining).str("reason", "games_threshold")
-		out = append(out, Decision{Policy: PolicyThreshold, Type: "training_threshold", ConfigKey: k, Payload: pl.done()})
+		pl := event.Object{}.Int("games", p.GamesSinceTraining).Str("reason", "games_threshold")
+		out = append(out, Decision{Policy: PolicyThreshold, Type: "training_threshold", ConfigKey: k, Payload: pl.Bytes()})
 	}
 	if e.ConfigKey != "" {
 		check(e.ConfigKey)
@@ -131,11 +131,11 @@ func (m *Machines) promotion(e *event.Event, ch Change, v View, t *Thresholds, o
 // reject appends a promotion_rejected naming gate; actual and threshold
 // are written when has is set.
 func reject(out []Decision, k, model, gate, reason string, has bool, actual, threshold float64) []Decision {
-	pl := payload{}.str("model_path", model).str("gate", gate).str("reason", reason)
+	pl := event.Object{}.Str("model_path", model).Str("gate", gate).Str("reason", reason)
 	if has {
-		pl = pl.num("actual", actual).num("threshold", threshold)
+		pl = pl.Num("actual", actual).Num("threshold", threshold)
 	}
-	return append(out, Decision{Policy: PolicyPromotion, Type: "promotion_rejected", ConfigKey: k, Payload: pl.done()})
+	return append(out, Decision{Policy: PolicyPromotion, Type: "promotion_rejected", ConfigKey: k, Payload: pl.Bytes()})
 }
 
 func (m *Machines) promotionStage1(k string, p *Pipeline, v View, t *Thresholds, out []Decision) []Decision {
@@ -174,11 +174,11 @@ func (m *Machines) promotionStage1(k string, p *Pipeline, v View, t *Thresholds,
 		return reject(out, k, p.Model, "promotion_hold",
 			fmt.Sprintf("promotion_hold: promotions of %s are paused (%s)", k, joinAnd(held)), false, 0, 0)
 	}
-	pl := payload{}.str("model_path", p.Model).num("win_rate_vs_random", rnd.WinRate).num("win_rate_vs_heuristic", heu.WinRate)
+	pl := event.Object{}.Str("model_path", p.Model).Num("win_rate_vs_random", rnd.WinRate).Num("win_rate_vs_heuristic", heu.WinRate)
 	if r, ok := v.Rating(k, p.Model); ok {
-		pl = pl.num("elo", r)
+		pl = pl.Num("elo", r)
 	}
-	return append(out, Decision{Policy: PolicyPromotion, Type: "promotion_candidate", ConfigKey: k, Payload: pl.done()})
+	return append(out, Decision{Policy: PolicyPromotion, Type: "promotion_candidate", ConfigKey: k, Payload: pl.Bytes()})
 }
 
 func (m *Machines) promotionStage2(k string, p *Pipeline, v View, t *Thresholds, out []Decision) []Decision {
@@ -230,18 +230,18 @@ func (m *Machines) promotionStage2(k string, p *Pipeline, v View, t *Thresholds,
 		}
 	}
 	out = append(out, Decision{Policy: PolicyPromotion, Type: "promotion_started", ConfigKey: k,
-		Payload: payload{}.str("model_path", p.Model).done()})
-	pl := payload{}.str("model_path", p.Model)
+		Payload: event.Object{}.Str("model_path", p.Model).Bytes()})
+	pl := event.Object{}.Str("model_path", p.Model)
 	if champion != "" {
-		pl = pl.str("previous_model", champion)
+		pl = pl.Str("previous_model", champion)
 	}
 	if hasElo {
-		pl = pl.num("elo", elo)
+		pl = pl.Num("elo", elo)
 		if champion != "" {
-			pl = pl.num("elo_gain", elo-champElo)
+			pl = pl.Num("elo_gain", elo-champElo)
 		}
 	}
-	return append(out, Decision{Policy: PolicyPromotion, Type: "model_promoted", ConfigKey: k, Payload: pl.done()})
+	return append(out, Decision{Policy: PolicyPromotion, Type: "model_promoted", ConfigKey: k, Payload: pl.Bytes()})
 }
 
 // wilsonLower is the Wilson score interval's lower bound of a win rate p
@@ -265,17 +265,17 @@ func (m *Machines) feedback(e *event.Event, ch Change, mem *Memory, v View, t *T
 		switch {
 		case heu.WinRate >= t.Strong:
 			out = append(out, Decision{Policy: PolicyFeedback, Type: "hyperparameter_updated", ConfigKey: k,
-				Payload: payload{}.num("exploration_multiplier", t.ExplorationMultiplier).str("reason", "strong").done()})
+				Payload: event.Object{}.Num("exploration_multiplier", t.ExplorationMultiplier).Str("reason", "strong").Bytes()})
 		case heu.WinRate < t.Weak:
 			out = append(out, Decision{Policy: PolicyFeedback, Type: "selfplay_target_updated", ConfigKey: k,
-				Payload: payload{}.num("games_multiplier", t.GamesMultiplier).str("reason", "weak").done()})
+				Payload: event.Object{}.Num("games_multiplier", t.GamesMultiplier).Str("reason", "weak").Bytes()})
 		}
 	}
 	if _, _, trend := v.Velocity(k); trend == "plateau" {
 		tier := v.Tier(k)
 		if tier < t.MaxTier && !mem.advancedWithin(k, e.Time, t.AdvanceCooldown) {
 			out = append(out, Decision{Policy: PolicyFeedback, Type: "curriculum_advanced", ConfigKey: k,
-				Payload: payload{}.int("old_tier", int64(tier)).int("new_tier", int64(tier+1)).str("reason", "plateau").done()})
+				Payload: event.Object{}.Int("old_tier", int64(tier)).Int("new_tier", int64(tier+1)).Str("reason", "plateau").Bytes()})
 		}
 	}
 	return out
@@ -289,19 +289,19 @@ func (m *Machines) regression(e *event.Event, c RegressionCheck, out []Decision)
 	k := e.ConfigKey
 	if c.Cleared {
 		return append(out, Decision{Policy: PolicyRegression, Type: "regression_cleared", ConfigKey: k,
-			Payload: payload{}.str("model_path", c.Model).done()})
+			Payload: event.Object{}.Str("model_path", c.Model).Bytes()})
 	}
 	if !c.Detected {
 		return out
 	}
-	pl := payload{}.str("model_path", c.Model).num("elo_drop", c.Drop).int("consecutive", int64(c.Consecutive)).str("severity", c.Severity).done()
+	pl := event.Object{}.Str("model_path", c.Model).Num("elo_drop", c.Drop).Int("consecutive", int64(c.Consecutive)).Str("severity", c.Severity).Bytes()
 	out = append(out,
 		Decision{Policy: PolicyRegression, Type: "regression_detected", ConfigKey: k, Payload: pl},
 		Decision{Policy: PolicyRegression, Type: "regression_" + c.Severity, ConfigKey: k, Payload: pl})
 	if c.Severity == "critical" {
 		if prev := m.pipelines[k].PreviousChampion(); prev != "" {
 			out = append(out, Decision{Policy: PolicyRegression, Type: "promotion_rolled_back", ConfigKey: k,
-				Payload: payload{}.str("from_model", c.Model).str("to_model", prev).str("reason", "regression_critical").done()})
+				Payload: event.Object{}.Str("from_model", c.Model).Str("to_model", prev).Str("reason", "regression_critical").Bytes()})
 		}
 	}
 	return out
@@ -319,20 +319,20 @@ func elo(e *event.Event, ch Change, mem *Memory, v View, t *Thresholds, out []De
 		base := mem.EloBase(k, model)
 		if math.Abs(r-base) >= t.EloSignificant {
 			out = append(out, Decision{Policy: PolicyElo, Type: "elo_significant_change", ConfigKey: k,
-				Payload: payload{}.str("participant", model).num("old_elo", base).num("new_elo", r).num("delta", r-base).done()})
+				Payload: event.Object{}.Str("participant", model).Num("old_elo", base).Num("new_elo", r).Num("delta", r-base).Bytes()})
 		}
 	}
 	vel, valid, trend := v.Velocity(k)
 	last := mem.lastVelocity(k)
 	if trend != last.Trend || (valid && last.Valid && math.Abs(vel-last.V) >= t.VelocityChange) {
-		pl := payload{}
+		pl := event.Object{}
 		if valid {
-			pl = pl.num("velocity", vel)
+			pl = pl.Num("velocity", vel)
 		}
 		if last.Valid {
-			pl = pl.num("previous_velocity", last.V)
+			pl = pl.Num("previous_velocity", last.V)
 		}
-		out = append(out, Decision{Policy: PolicyElo, Type: "elo_velocity_changed", ConfigKey: k, Payload: pl.str("trend", trend).done()})
+		out = append(out, Decision{Policy: PolicyElo, Type: "elo_velocity_changed", ConfigKey: k, Payload: pl.Str("trend", trend).Bytes()})
 	}
 	return out
 }
@@ -345,7 +345,7 @@ func (m *Machines) recovery(e *event.Event, ch Change, out []Decision) []Decisio
 	id := ch.Node
 	initiate := func(attempt int) {
 		out = append(out, Decision{Policy: PolicyRecovery, Type: "recovery_initiated", NodeID: id,
-			Payload: payload{}.str("action", ladder[attempt-1]).int("attempt", int64(attempt)).done()})
+			Payload: event.Object{}.Str("action", ladder[attempt-1]).Int("attempt", int64(attempt)).Bytes()})
 	}
 	switch {
 	case ch.Entered(Unhealthy) && (ch.From == Unknown || ch.From == Healthy || ch.From == Degraded):
@@ -358,7 +358,7 @@ func (m *Machines) recovery(e *event.Event, ch Change, out []Decision) []Decisio
 			initiate(max(n.Attempts, 0) + 1)
 		} else {
 			out = append(out, Decision{Policy: PolicyRecovery, Type: "health_alert", NodeID: id,
-				Payload: payload{}.str("action", "escalate_to_operator").int("attempts", int64(n.Attempts)).done()})
+				Payload: event.Object{}.Str("action", "escalate_to_operator").Int("attempts", int64(n.Attempts)).Bytes()})
 		}
 	case ch.Entered(Healthy) && ch.From != Unknown && ch.From != Degraded && e.Type != "node_recovered":
 		out = append(out, Decision{Policy: PolicyRecovery, Type: "node_recovered", NodeID: id, Payload: []byte("{}")})
@@ -382,40 +382,8 @@ func (m *Machines) clusterPolicy(fx Effects, t *Thresholds, out []Decision) []De
 	default:
 		return out
 	}
-	pl := payload{}.int("failing", int64(m.nodeCount.failing)).int("total", int64(m.nodeCount.known))
-	return append(out, Decision{Policy: PolicyCluster, Type: typ, Payload: pl.done()})
-}
-
-// payload builds a compact JSON object with keys in the order written.
-type payload []byte
-
-func (p payload) key(k string) payload {
-	if len(p) == 0 {
-		p = append(p, '{')
-	} else {
-		p = append(p, ',')
-	}
-	p = event.AppendJSONString(p, k)
-	return append(p, ':')
-}
-
-func (p payload) str(k, v string) payload { return event.AppendJSONString(p.key(k), v) }
-func (p payload) int(k string, v int64) payload {
-	return strconv.AppendInt(p.key(k), v, 10)
-}
-
-// num writes a float in its shortest exact form (no exponent), so that a
-// decision read back gives the same value.
-func (p payload) num(k string, v float64) payload {
-	return strconv.AppendFloat(p.key(k), v, 'f', -1, 64)
-}
-func (p payload) raw(k string, v []byte) payload { return append(p.key(k), v...) }
-
-func (p payload) done() []byte {
-	if len(p) == 0 {
-		return []byte("{}")
-	}
-	return append(p, '}')
+	pl := event.Object{}.Int("failing", int64(m.nodeCount.failing)).Int("total", int64(m.nodeCount.known))
+	return append(out, Decision{Policy: PolicyCluster, Type: typ, Payload: pl.Bytes()})
 }
 
 // fmtNum writes a number for a human: at most 3 decimals.

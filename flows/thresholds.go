@@ -1,16 +1,11 @@
 package flows
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strings"
 	"time"
 )
-
-// ErrPolicyConfig is wrapped by every error of PolicyConfig.Validate and
-// ParsePolicies.
-var ErrPolicyConfig = errors.New("flows: invalid policy config")
 
 // Policy is one policy of flows.md, a bit of a PolicySet.
 type Policy uint8

@@ -381,8 +381,8 @@ func testRejectedBound(t *testing.T, b backend) {
 // testHook is a Hook that refuses "training_failed" and answers every
 // "training_completed" with one decision.
 type testHookImpl struct {
-	admitted, committed []uint64
-	pending             []uint64
+	committed []uint64
+	pending   []uint64
 }
 
 func (h *testHookImpl) Begin(bool) { h.pending = nil }

@@ -20,4 +20,11 @@ var (
 	// ErrStop may be returned by a Scan callback to end the scan early; Scan
 	// then returns nil.
 	ErrStop = errors.New("journal: stop")
+	// ErrSubscribed: a subscription of that name is already running.
+	ErrSubscribed = errors.New("journal: subscription already running")
+	// ErrNoJournal: the directory holds no journal.
+	ErrNoJournal = errors.New("journal: no journal in directory")
+	// ErrReadOnly: appends on a snapshot (OpenSnapshot) fail with ErrFailed
+	// wrapping it.
+	ErrReadOnly = errors.New("journal: read-only snapshot")
 )

@@ -129,7 +129,6 @@ type Journal struct {
 	// owned by the sequencer goroutine:
 	next    uint64 // the next seq to assign
 	entropy *ulid.MonotonicEntropy
-	lastID  ulid.ULID
 }
 
 // Open opens (or creates) the journal in dir.

@@ -33,9 +33,6 @@ type Snapshot struct {
 // concurrent compaction or manifest rotation made inconsistent.
 const snapshotAttempts = 5
 
-// ErrNoJournal: the directory holds no journal.
-var ErrNoJournal = errors.New("journal: no journal in directory")
-
 // OpenSnapshot opens the journal in dir for reading only; appends on it fail.
 //
 // When no other process holds the directory's lock, OpenSnapshot takes the
@@ -161,7 +158,7 @@ func openReadOnly(dir string, opts Options, lock *pebble.Lock) (*Journal, error)
 		_ = db.Close()
 		return nil, err
 	}
-	j.fail(errors.New("read-only snapshot"))
+	j.fail(ErrReadOnly)
 	go j.sequence()
 	go j.syncLoop()
 	return j, nil

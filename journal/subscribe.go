@@ -83,9 +83,6 @@ type Subscription struct {
 	closeOnce sync.Once
 }
 
-// ErrSubscribed: a subscription of that name is already running.
-var ErrSubscribed = errors.New("journal: subscription already running")
-
 // Subscribe starts the named subscription in its own goroutine, owned by the
 // journal: Close on the subscription or the journal stops it.
 func (j *Journal) Subscribe(name string, h Handler, opts SubscribeOptions) (*Subscription, error) {

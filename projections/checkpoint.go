@@ -14,14 +14,6 @@ import (
 // ErrCheckpointVersion; the caller rebuilds from the journal.
 const CheckpointVersion = 2
 
-// Errors of UnmarshalJSON. A refused checkpoint leaves the fold unchanged.
-var (
-	// ErrCheckpointVersion: the checkpoint has another format version.
-	ErrCheckpointVersion = errors.New("projections: checkpoint of another format version")
-	// ErrCheckpointInvalid: the checkpoint does not describe a valid state.
-	ErrCheckpointInvalid = errors.New("projections: invalid checkpoint")
-)
-
 // A checkpoint is the fold's full state at full precision in encoding/json
 // (map keys sorted, floats in their shortest exact form), so that it is
 // deterministic and restores bit for bit.
@@ -60,7 +52,7 @@ func (e *Elo) MarshalJSON() ([]byte, error) {
 		cc := eloConfigCheckpoint{Champion: c.champion, ChampionElo: c.championElo,
 			Ratings: make(map[string]ratingCheckpoint, len(c.ratings))}
 		for p, r := range c.ratings {
-			cc.Ratings[p] = ratingCheckpoint{r.Elo, r.Games}
+			cc.Ratings[p] = ratingCheckpoint(r)
 		}
 		s := &c.series
 		cc.Series = seriesCheckpoint{T: make([]int64, len(s.pts)), Y: make([]float64, len(s.pts)),
@@ -90,7 +82,7 @@ func (e *Elo) UnmarshalJSON(b []byte) error {
 			if isAnchor(p) || !finite(r.Elo) || r.Games < 0 {
 				return fmt.Errorf("%w: config %s: rating of %q", ErrCheckpointInvalid, k, p)
 			}
-			c.ratings[p] = Rating{r.Elo, r.Games}
+			c.ratings[p] = Rating(r)
 		}
 		if err := c.series.restore(cc.Series); err != nil {
 			return fmt.Errorf("%w: config %s: %v", ErrCheckpointInvalid, k, err)
@@ -190,6 +182,9 @@ func (h *Health) MarshalJSON() ([]byte, error) {
 		Cluster: levelsCheckpoint(h.cluster),
 		Configs: make(map[string]levelsCheckpoint, len(h.configs)),
 		DiskLow: h.DiskLow()}
+	if cp.DiskLow == nil {
+		cp.DiskLow = []string{} // written [], as checkpoints always had it
+	}
 	for k, d := range h.daemons {
 		cp.Daemons[k] = daemonCheckpoint{d.Status, d.LastSeen.UnixMilli()}
 	}

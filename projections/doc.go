@@ -1,4 +1,4 @@
-// Package projections holds the pure folds of projections.md — Elo,
+// Package projections holds the pure folds of docs/spec/projections.md — Elo,
 // curriculum and the cluster facts of health — and the exact JSON of all four
 // projections (pipelines, elo, curriculum, health).
 //

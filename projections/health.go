@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -188,7 +189,7 @@ func (h *Health) Levels(configKey string) Levels {
 
 // BackpressureConfigs returns the configs with a backpressure scope of their
 // own, sorted.
-func (h *Health) BackpressureConfigs() []string { return sortedKeys(h.configs) }
+func (h *Health) BackpressureConfigs() []string { return slices.Sorted(maps.Keys(h.configs)) }
 
 // Leader returns the leader, "" when there is none.
 func (h *Health) Leader() string { return h.leader }
@@ -202,10 +203,10 @@ func (h *Health) Daemon(name string) (Daemon, bool) {
 }
 
 // Daemons returns the names of the known daemons, sorted.
-func (h *Health) Daemons() []string { return sortedKeys(h.daemons) }
+func (h *Health) Daemons() []string { return slices.Sorted(maps.Keys(h.daemons)) }
 
 // DiskLow returns the nodes low on disk, sorted.
-func (h *Health) DiskLow() []string { return sortedKeys(h.diskLow) }
+func (h *Health) DiskLow() []string { return slices.Sorted(maps.Keys(h.diskLow)) }
 
 // Clone returns a deep copy.
 func (h *Health) Clone() *Health {
@@ -224,18 +225,5 @@ func (h *Health) Clone() *Health {
 	for k := range h.diskLow {
 		out.diskLow[k] = true
 	}
-	return out
-}
-
-// ClusterStatus is the cluster status of flows.md with the default
-// percentages (20, 40); see flows.ClusterStatus.
-func ClusterStatus(known, failing int) string { return flows.ClusterStatus(known, failing, 20, 40) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
 	return out
 }

@@ -121,27 +121,6 @@ func TestHealthDiskLow(t *testing.T) {
 	assert.Equal(t, []string{"gpu-4"}, h.DiskLow())
 }
 
-func TestClusterStatus(t *testing.T) {
-	cases := []struct {
-		known, failing int
-		want           string
-	}{
-		{0, 0, "healthy"},
-		{10, 0, "healthy"},
-		{10, 1, "healthy"},
-		{10, 2, "degraded"}, // 200 < 200 is false
-		{10, 3, "degraded"},
-		{10, 4, "critical"}, // 400 < 400 is false
-		{5, 1, "degraded"},
-		{3, 1, "degraded"},
-		{2, 1, "critical"},
-		{1, 1, "critical"},
-	}
-	for _, c := range cases {
-		assert.Equal(t, c.want, projections.ClusterStatus(c.known, c.failing), "%d of %d", c.failing, c.known)
-	}
-}
-
 func TestHealthBackpressureUnknownLevel(t *testing.T) {
 	// the schema refuses such a level; a foreign journal imported leniently
 	// may still hold one: it changes nothing and lists nothing.

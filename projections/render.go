@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -107,7 +108,7 @@ func PipelinesJSON(keys []string, get func(string) *flows.Pipeline, paused func(
 		if paused != nil {
 			reasons = paused(k)
 		} else if p != nil {
-			reasons = sortedKeys(p.Paused)
+			reasons = slices.Sorted(maps.Keys(p.Paused))
 		}
 		b = AppendPipeline(b, p, reasons)
 	}
@@ -216,7 +217,7 @@ func (e *Elo) appendConfig(b []byte, c *eloConfig) []byte {
 	b = append(b, `,"points":`...)
 	b = appendInt(b, int64(v.Points))
 	b = append(b, `,"ratings":{`...)
-	for i, p := range sortedKeys(c.ratings) {
+	for i, p := range slices.Sorted(maps.Keys(c.ratings)) {
 		r := c.ratings[p]
 		b = appendKey(b, p, i == 0)
 		b = append(b, `{"elo":`...)
@@ -296,12 +297,12 @@ func HealthJSON(h *Health, status string, ids []string, node func(string) *flows
 	b = append(b, `},"backpressure":`...)
 	b = appendLevels(b, h.cluster, false)
 	b = append(b, `,"configs":{`...)
-	for i, k := range sortedKeys(h.configs) {
+	for i, k := range slices.Sorted(maps.Keys(h.configs)) {
 		b = appendKey(b, k, i == 0)
 		b = appendLevels(b, *h.configs[k], true)
 	}
 	b = append(b, `}},"daemons":{`...)
-	for i, k := range sortedKeys(h.daemons) {
+	for i, k := range slices.Sorted(maps.Keys(h.daemons)) {
 		d := h.daemons[k]
 		b = appendKey(b, k, i == 0)
 		b = append(b, `{"status":`...)
@@ -311,7 +312,7 @@ func HealthJSON(h *Health, status string, ids []string, node func(string) *flows
 		b = append(b, '}')
 	}
 	b = append(b, `},"disk_low":`...)
-	b = appendStrings(b, sortedKeys(h.diskLow))
+	b = appendStrings(b, slices.Sorted(maps.Keys(h.diskLow)))
 	return append(b, '}')
 }
 

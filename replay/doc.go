@@ -1,5 +1,5 @@
 // Package replay answers "what happened, and why" from a journal: the logic
-// of the replay command (replay.md). It reads events from a Source — a
+// of the replay command (docs/spec/replay.md). It reads events from a Source — a
 // journal directory (through journal.OpenSnapshot, so a running daemon's
 // directory is never written), an NDJSON file in the canonical or the
 // compatibility shape, or a daemon's /v1/export — and runs pure, streaming

@@ -173,11 +173,11 @@ func (x *explainer) fold(e *event.Event) {
 		o := p.LastOutcome
 		reason, _ := e.Str("reason")
 		x.st.History = append(x.st.History, Iteration{Iteration: o.Iteration, Outcome: o.Outcome, Gate: o.Gate, Reason: reason,
-			Model: o.Model, Seq: e.Seq, Type: e.Type, Time: Time{e.Time}, Started: Time{x.started}})
+			Model: o.Model, Seq: e.Seq, Type: e.Type, Time: Time{Time: e.Time}, Started: Time{Time: x.started}})
 		x.started = time.Time{}
 	}
 	if p.State != before {
-		x.st.Recent = append(x.st.Recent, Entry{Seq: e.Seq, Time: Time{e.Time}, Type: e.Type, Source: e.Source,
+		x.st.Recent = append(x.st.Recent, Entry{Seq: e.Seq, Time: Time{Time: e.Time}, Type: e.Type, Source: e.Source,
 			Transition: &Transition{Machine: "pipeline", From: before, To: p.State}})
 		if len(x.st.Recent) > maxRecent {
 			x.st.Recent = append(x.st.Recent[:0], x.st.Recent[1:]...)
@@ -189,7 +189,7 @@ func (x *explainer) fold(e *event.Event) {
 // move it, the pauses and what set them.
 func (x *explainer) story(now time.Time) (*Story, error) {
 	st := x.st
-	st.Now = Time{now}
+	st.Now = Time{Time: now}
 	p := x.m.Pipeline(x.config)
 	if p == nil {
 		return nil, fmt.Errorf("config %q has no event and is not canonical", x.config)
@@ -197,7 +197,7 @@ func (x *explainer) story(now time.Time) (*Story, error) {
 	st.State, st.Iteration, st.Model, st.Champion = p.State, p.Iteration, p.Model, p.Champion()
 	if !p.EnteredAt.IsZero() {
 		t := p.EnteredAt
-		st.Since = &Time{t}
+		st.Since = &Time{Time: t}
 		st.ForSec = Seconds(t, now)
 		if limit, ok := flows.StuckLimits[p.State]; ok {
 			st.Limit = Human(limit)
@@ -218,11 +218,9 @@ func (x *explainer) story(now time.Time) (*Story, error) {
 	for _, r := range ex.Paused {
 		st.Pauses = append(st.Pauses, x.pauses(p, r)...)
 	}
-	if js, ok := x.eng.ProjectionJSON("pipelines"); ok {
-		var all map[string]json.RawMessage
-		if json.Unmarshal(js, &all) == nil {
-			st.Pipeline = all[x.config]
-		}
+	var all map[string]json.RawMessage
+	if json.Unmarshal(x.eng.JSON(engine.Pipelines), &all) == nil {
+		st.Pipeline = all[x.config]
 	}
 	return st, nil
 }
@@ -236,7 +234,7 @@ func (x *explainer) pauses(p *flows.Pipeline, r string) []Pause {
 		pz := Pause{Reason: r, Scope: scope}
 		if s, ok := x.setters[scope+"/"+r]; ok {
 			ref := s.ref
-			pz.SetBy, pz.Since = &ref, Time{s.at}
+			pz.SetBy, pz.Since = &ref, Time{Time: s.at}
 		}
 		return pz
 	}

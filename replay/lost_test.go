@@ -339,7 +339,7 @@ func TestLostEmitErrorStops(t *testing.T) {
 		return nil
 	})
 	assert.ErrorIs(t, err, boom)
-	assert.Equal(t, 3, n, fmt.Sprint("emit is not called after it failed"))
+	assert.Equal(t, 3, n, "emit is not called after it failed")
 }
 
 // TestLostRefusedHeads reads the type and key of refused inputs from their

@@ -101,7 +101,7 @@ func (x *nodeExplainer) fold(e *event.Event) {
 	before := x.state()
 	x.eng.Fold(e)
 	after := x.state()
-	en := Entry{Seq: e.Seq, Time: Time{e.Time}, Type: e.Type, Source: e.Source}
+	en := Entry{Seq: e.Seq, Time: Time{Time: e.Time}, Type: e.Type, Source: e.Source}
 	if after != before {
 		en.Transition = &Transition{Machine: "recovery", From: before, To: after}
 		x.since = e.Time
@@ -123,12 +123,12 @@ func (x *nodeExplainer) recovery(e *event.Event, before, after string) {
 	starts := e.Type == "recovery_initiated" && after == flows.Recovering
 	if open && (starts || e.Type != "recovery_initiated" && before == flows.Recovering && after != flows.Recovering) {
 		rs[len(rs)-1].Outcome = &Ref{Seq: e.Seq, Type: e.Type}
-		rs[len(rs)-1].OutcomeAt = Time{e.Time}
+		rs[len(rs)-1].OutcomeAt = Time{Time: e.Time}
 	}
 	if !starts {
 		return
 	}
-	r := Recovery{Seq: e.Seq, Time: Time{e.Time}, Source: e.Source}
+	r := Recovery{Seq: e.Seq, Time: Time{Time: e.Time}, Source: e.Source}
 	if nd := x.m.Node(x.node); nd != nil {
 		r.Attempt, r.Action = nd.Attempts, nd.LastAction
 	}
@@ -141,14 +141,14 @@ func (x *nodeExplainer) recovery(e *event.Event, before, after string) {
 // story finishes the story at now.
 func (x *nodeExplainer) story(now time.Time) (*NodeStory, error) {
 	st := x.st
-	st.Now = Time{now}
+	st.Now = Time{Time: now}
 	nd := x.m.Node(x.node)
 	if nd == nil {
 		return nil, fmt.Errorf("node %q is named by no event", x.node)
 	}
 	st.State, st.Failures, st.Attempts, st.LastAction = nd.State, nd.Failures, nd.Attempts, nd.LastAction
 	if !x.since.IsZero() {
-		st.Since = &Time{x.since}
+		st.Since = &Time{Time: x.since}
 	}
 	st.Accepts = x.m.ExplainNode(x.node).Accepts
 	return st, nil

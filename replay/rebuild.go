@@ -16,6 +16,7 @@ import (
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/journal"
+	"github.com/ringrift/ringriftd/projections"
 )
 
 // FoldOptions say how a command folds a source: with the daemon's
@@ -52,13 +53,8 @@ type Projections struct {
 
 func render(eng *engine.Engine, at At) *Projections {
 	p := &Projections{At: at}
-	for _, x := range []struct {
-		name string
-		dst  *json.RawMessage
-	}{{"pipelines", &p.Pipelines}, {"elo", &p.Elo}, {"curriculum", &p.Curriculum}, {"health", &p.Health}} {
-		js, _ := eng.ProjectionJSON(x.name)
-		*x.dst = js
-	}
+	p.Pipelines, p.Elo = eng.JSON(engine.Pipelines), eng.JSON(engine.Elo)
+	p.Curriculum, p.Health = eng.JSON(engine.Curriculum), eng.JSON(engine.Health)
 	return p
 }
 
@@ -94,7 +90,7 @@ func rebuildAt(ctx context.Context, src Source, points []Point, o FoldOptions) (
 			return journal.ErrStop
 		}
 		eng.Fold(e)
-		cur = At{Seq: e.Seq, Time: &Time{e.Time}, Events: cur.Events + 1}
+		cur = At{Seq: e.Seq, Time: &Time{Time: e.Time}, Events: cur.Events + 1}
 		if progress != nil && cur.Events&16383 == 0 {
 			progress(cur.Events, total)
 		}
@@ -113,55 +109,12 @@ func rebuildAt(ctx context.Context, src Source, points []Point, o FoldOptions) (
 
 // WriteText shows the projections as tables.
 func (p *Projections) WriteText(w io.Writer, s Style) error {
-	var pipes map[string]struct {
-		State     string   `json:"state"`
-		Iteration int      `json:"iteration"`
-		EnteredAt *Time    `json:"entered_at"`
-		Model     *string  `json:"model"`
-		Champion  *string  `json:"champion"`
-		Paused    []string `json:"paused"`
-		Games     int64    `json:"games_since_training"`
-		Viol      int      `json:"violations"`
-		LastSeq   uint64   `json:"last_seq"`
-	}
-	var elo struct {
-		Configs map[string]struct {
-			Champion    *string  `json:"champion"`
-			ChampionElo *float64 `json:"champion_elo"`
-			Velocity    *float64 `json:"velocity"`
-			Trend       string   `json:"trend"`
-			Ratings     map[string]json.RawMessage
-		} `json:"configs"`
-	}
-	var cur struct {
-		Weights map[string]float64 `json:"weights"`
-		Tiers   map[string]int     `json:"tiers"`
-		Shares  map[string]float64 `json:"shares"`
-	}
-	var health struct {
-		Cluster string  `json:"cluster"`
-		Leader  *string `json:"leader"`
-		Nodes   map[string]struct {
-			State      string  `json:"state"`
-			Failures   int     `json:"failures"`
-			Attempts   int     `json:"attempts"`
-			LastAction *string `json:"last_action"`
-			UpdatedAt  *Time   `json:"updated_at"`
-		} `json:"nodes"`
-		Backpressure struct {
-			Queue    string `json:"queue"`
-			Resource string `json:"resource"`
-			Configs  map[string]struct {
-				Queue    string `json:"queue"`
-				Resource string `json:"resource"`
-			} `json:"configs"`
-		} `json:"backpressure"`
-		Daemons map[string]struct {
-			Status   string `json:"status"`
-			LastSeen *Time  `json:"last_seen"`
-		} `json:"daemons"`
-		DiskLow []string `json:"disk_low"`
-	}
+	var (
+		pipes  projections.PipelinesView
+		elo    projections.EloView
+		cur    projections.CurriculumView
+		health projections.HealthView
+	)
 	for _, x := range []struct {
 		raw json.RawMessage
 		dst any
@@ -186,8 +139,8 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 			since = s.Ago(x.EnteredAt.Time)
 			since = strings.TrimSuffix(since, " ago")
 		}
-		t.painted([]func(string) string{s.Cyan, nil, nil, nil, nil, nil, nil, s.Yellow}, k, x.State, fmt.Sprint(x.Iteration), since, fmt.Sprint(x.Games),
-			deref(x.Model), deref(x.Champion), dash(strings.Join(x.Paused, ",")), fmt.Sprint(x.Viol))
+		t.painted([]func(string) string{s.Cyan, nil, nil, nil, nil, nil, nil, s.Yellow}, k, x.State, fmt.Sprint(x.Iteration), since, fmt.Sprint(x.GamesSinceTraining),
+			deref(x.Model), deref(x.Champion), dash(strings.Join(x.Paused, ",")), fmt.Sprint(x.Violations))
 	}
 	t.write(&b)
 	b.WriteString("\n" + s.Bold("Elo") + "\n")
@@ -254,14 +207,9 @@ func (p *Projections) WriteText(w io.Writer, s Style) error {
 	return err
 }
 
-func deref(s *string) string {
-	if s == nil || *s == "" {
-		return "-"
-	}
-	return *s
-}
+func deref(s projections.NullString) string { return dash(string(s)) }
 
-func num(f *float64, prec int) string {
+func num(f *projections.Float, prec int) string {
 	if f == nil {
 		return "-"
 	}

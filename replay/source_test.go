@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringrift/ringriftd/engine"
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/internal/gen"
@@ -63,10 +64,9 @@ func TestSnapshotWhileOpen(t *testing.T) {
 	assert.True(t, src.Snapshot().Copied, "the directory is locked: a copy is read")
 	assert.Contains(t, src.Name(), "a copy")
 	assert.Equal(t, tj.j.Durable(), src.Last())
-	live := tj.eng.ProjectionJSON
 	p, err := replay.Rebuild(context.Background(), src, replay.Point{}, replay.FoldOptions{})
 	require.NoError(t, err)
-	want, _ := live("pipelines")
+	want := tj.eng.JSON(engine.Pipelines)
 	assert.JSONEq(t, string(want), string(p.Pipelines), "a rebuild from the copy equals the live state")
 	copyDir := src.Snapshot().Dir
 	require.NoError(t, src.Close())

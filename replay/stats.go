@@ -115,7 +115,7 @@ func CollectStats(ctx context.Context, src Source, f Filter, progress Progress) 
 	if len(st.Busiest) > 10 {
 		st.Busiest = st.Busiest[:10]
 	}
-	st.First, st.Last = Time{first}, Time{last}
+	st.First, st.Last = Time{Time: first}, Time{Time: last}
 	if span := Seconds(first, last); span > 0 {
 		st.PerMinute = float64(st.Events) / (span / 60)
 	}
@@ -137,7 +137,7 @@ func CollectStats(ctx context.Context, src Source, f Filter, progress Progress) 
 		hs = hs[len(hs)-maxBuckets:]
 	}
 	for _, h := range hs {
-		st.Rates = append(st.Rates, Bucket{Start: Time{time.Unix(h*3600, 0).UTC()}, Events: merged[h]})
+		st.Rates = append(st.Rates, Bucket{Start: Time{Time: time.Unix(h*3600, 0).UTC()}, Events: merged[h]})
 	}
 	if st.Rates == nil {
 		st.Rates = []Bucket{}

@@ -200,7 +200,7 @@ func (tl *timeline) fold(e *event.Event) error {
 			return err
 		}
 	}
-	en := &Entry{Seq: e.Seq, Time: Time{e.Time}, Type: e.Type, Key: firstOf(e.ConfigKey, e.NodeID), Source: e.Source, id: e.ID.String()}
+	en := &Entry{Seq: e.Seq, Time: Time{Time: e.Time}, Type: e.Type, Key: firstOf(e.ConfigKey, e.NodeID), Source: e.Source, id: e.ID.String()}
 	if isDecision {
 		en.DecisionOf = cause.Seq
 		cause.Decisions = append(cause.Decisions, Ref{Seq: e.Seq, Type: e.Type})
@@ -250,7 +250,7 @@ func matchRefused(f *Filter, e *event.Event) bool {
 
 func refusedEntry(r *journal.Rejection) (*Entry, *event.Event) {
 	h := rawHead([]byte(r.Raw))
-	en := &Entry{Time: Time{r.Time}, Type: orUnknown(h.Type), Key: h.key(), Source: h.Source}
+	en := &Entry{Time: Time{Time: r.Time}, Type: orUnknown(h.Type), Key: h.key(), Source: h.Source}
 	ev := &event.Event{Type: h.Type, ConfigKey: h.ConfigKey, NodeID: h.NodeID, Time: r.Time}
 	if r.Code == "duplicate" {
 		en.Refused = &Refusal{Code: "duplicate", Message: fmt.Sprintf("duplicate of seq %d", r.DuplicateOf), RSeq: r.Seq}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/journal"
+	"github.com/ringrift/ringriftd/projections"
 )
 
 // routes returns the daemon's HTTP handler (daemon.md).
@@ -29,12 +31,12 @@ func (d *daemon) routes() http.Handler {
 	handle("GET /v1/events", "read", d.readEvents)
 	handle("GET /v1/events/{key}", "get", d.getEvent)
 	handle("GET /v1/stream", "stream", d.stream)
-	handle("GET /v1/pipelines", "pipelines", d.projection("pipelines", ""))
-	handle("GET /v1/pipelines/{config}", "pipelines", d.projection("pipelines", "config"))
-	handle("GET /v1/elo", "elo", d.projection("elo", ""))
-	handle("GET /v1/elo/{config}", "elo", d.projection("elo", "config"))
-	handle("GET /v1/curriculum", "curriculum", d.projection("curriculum", ""))
-	handle("GET /v1/health", "health", d.projection("health", ""))
+	handle("GET /v1/pipelines", "pipelines", d.projection(engine.Pipelines))
+	handle("GET /v1/pipelines/{config}", "pipelines", d.configProjection(engine.Pipelines))
+	handle("GET /v1/elo", "elo", d.projection(engine.Elo))
+	handle("GET /v1/elo/{config}", "elo", d.configProjection(engine.Elo))
+	handle("GET /v1/curriculum", "curriculum", d.projection(engine.Curriculum))
+	handle("GET /v1/health", "health", d.projection(engine.Health))
 	handle("GET /v1/rejected", "rejected", d.rejected)
 	handle("GET /v1/subscriptions", "subscriptions", d.subscriptions)
 	handle("GET /v1/catalog", "catalog", d.catalog)
@@ -47,7 +49,7 @@ func (d *daemon) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.Handle("/v1/", d.auth(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path),
-			"see daemon.md: POST /v1/events, GET /v1/events, /v1/stream, /v1/pipelines …")
+			"see docs/spec/daemon.md: POST /v1/events, GET /v1/events, /v1/stream, /v1/pipelines …")
 	}))
 	return mux
 }
@@ -118,95 +120,33 @@ func badParam(w http.ResponseWriter, name, value, want string) {
 		fmt.Sprintf("query parameter %s=%q is not valid", name, value), want)
 }
 
-// itemResult is one entry of the append answer's results.
-type itemResult struct {
-	Index  int          `json:"index"`
-	Status string       `json:"status"`
-	Seq    uint64       `json:"seq,omitempty"`
-	ID     string       `json:"id,omitempty"`
-	Error  *event.Error `json:"error,omitempty"`
-}
-
-type decisionRef struct {
-	Seq         uint64 `json:"seq"`
-	ID          string `json:"id"`
-	Type        string `json:"type"`
-	CausationID string `json:"causation_id"`
-	ConfigKey   string `json:"config_key,omitempty"`
-	NodeID      string `json:"node_id,omitempty"`
+// appendRequest is a decoded POST /v1/events.
+type appendRequest struct {
+	atomic bool
+	remote string
+	items  []event.Item
 }
 
 // appendEvents is POST /v1/events: one event, a JSON array or NDJSON;
 // atomic unless ?atomic=false. Every refusal lands in the rejected log.
+// The answer is an event.AppendAnswer (daemon.md).
 func (d *daemon) appendEvents(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	remote := r.RemoteAddr
-	if !d.ready.Load() {
-		writeRefusal(w, event.Errorf(event.CodeUnavailable, "", "retry when GET /readyz answers 200",
-			"ringriftd is catching up with its journal"))
+	req, ok := d.decodeAppend(w, r)
+	if !ok {
 		return
 	}
-	atomic := true
-	if v := r.URL.Query().Get("atomic"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			badParam(w, "atomic", v, "true or false")
-			return
-		}
-		atomic = b
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, d.cfg.MaxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			d.refuseWhole(w, remote, body, event.Errorf(event.CodeBatchTooLarge, "", fmt.Sprintf("a body of at most %d bytes; split the batch", d.cfg.MaxBody),
-				"request body over %d bytes", d.cfg.MaxBody))
-			return
-		}
-		writeError(w, http.StatusBadRequest, string(event.CodeInvalidJSON), "", "reading the body: "+err.Error(), "send the whole body")
+	ans := event.AppendAnswer{Results: make([]event.AppendResult, len(req.items)), Decisions: []event.DecisionRef{}}
+	evs, at, refused := d.refuseInvalid(req, ans.Results)
+	if req.atomic && len(refused) > 0 {
+		d.metrics.results(0, 0, refused)
+		writeRefusal(w, refused[0])
 		return
-	}
-	items, werr := d.validator.DecodeBody(body)
-	if werr == nil && len(items) > d.cfg.MaxBatch {
-		werr = event.Errorf(event.CodeBatchTooLarge, "", fmt.Sprintf("at most %d events per request; split the batch", d.cfg.MaxBatch),
-			"batch of %d events", len(items))
-		werr.Index = -1
-	}
-	if werr != nil {
-		d.refuseWhole(w, remote, body, werr)
-		return
-	}
-	results := make([]itemResult, len(items))
-	evs := make([]event.Event, 0, len(items))
-	at := make([]int, 0, len(items)) // item index of each event in evs
-	var rejections []journal.Rejection
-	var refused []*event.Error
-	for i := range items {
-		it := &items[i]
-		if it.Err == nil {
-			evs = append(evs, it.Event)
-			at = append(at, i)
-			continue
-		}
-		it.Err.Index = i
-		rej := journal.Rejection{Code: it.Err.Code, Index: i, Field: it.Err.Field, Message: it.Err.Message, Hint: it.Err.Hint, Raw: string(it.Raw), Remote: remote}
-		if atomic {
-			rej.Batch = len(items)
-			d.record(rej)
-			d.metrics.results(0, 0, []*event.Error{it.Err})
-			writeRefusal(w, it.Err)
-			return
-		}
-		rejections = append(rejections, rej)
-		refused = append(refused, it.Err)
-		results[i] = itemResult{Index: i, Status: "refused", Error: it.Err}
-	}
-	if len(rejections) > 0 {
-		d.record(rejections...)
 	}
 	var res []journal.Result
 	if len(evs) > 0 {
-		res, err = d.j.Append(r.Context(), evs, journal.AppendOptions{Atomic: atomic, Validated: true, Remote: remote})
+		var err error
+		res, err = d.j.Append(r.Context(), evs, journal.AppendOptions{Atomic: req.atomic, Validated: true, Remote: req.remote})
 		if ref, ok := event.AsError(err); ok {
 			ref.Index = at[ref.Index]
 			d.metrics.results(0, 0, []*event.Error{ref})
@@ -218,27 +158,102 @@ func (d *daemon) appendEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	appended, dups := 0, 0
-	decisions := []decisionRef{}
+	appended, dups, journalRefused := d.answer(res, at, &ans)
+	d.metrics.results(appended, dups, append(refused, journalRefused...))
+	d.metrics.appendDur.Observe(time.Since(start).Seconds())
+	writeJSON(w, http.StatusOK, ans)
+}
+
+// decodeAppend reads and decodes the request: ?atomic, the body within
+// --max-body, at most --max-batch events. ok is false after answering a
+// request that is refused as a whole (and recording it).
+func (d *daemon) decodeAppend(w http.ResponseWriter, r *http.Request) (req appendRequest, ok bool) {
+	req = appendRequest{atomic: true, remote: r.RemoteAddr}
+	if !d.ready.Load() {
+		writeRefusal(w, event.Errorf(event.CodeUnavailable, "", "retry when GET /readyz answers 200",
+			"ringriftd is catching up with its journal"))
+		return req, false
+	}
+	if v := r.URL.Query().Get("atomic"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			badParam(w, "atomic", v, "true or false")
+			return req, false
+		}
+		req.atomic = b
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, d.cfg.MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			d.refuseWhole(w, req.remote, body, event.Errorf(event.CodeBatchTooLarge, "", fmt.Sprintf("a body of at most %d bytes; split the batch", d.cfg.MaxBody),
+				"request body over %d bytes", d.cfg.MaxBody))
+			return req, false
+		}
+		writeError(w, http.StatusBadRequest, string(event.CodeInvalidJSON), "", "reading the body: "+err.Error(), "send the whole body")
+		return req, false
+	}
+	items, werr := d.validator.DecodeBody(body)
+	if werr == nil && len(items) > d.cfg.MaxBatch {
+		werr = event.Errorf(event.CodeBatchTooLarge, "", fmt.Sprintf("at most %d events per request; split the batch", d.cfg.MaxBatch),
+			"batch of %d events", len(items))
+		werr.Index = -1
+	}
+	if werr != nil {
+		d.refuseWhole(w, req.remote, body, werr)
+		return req, false
+	}
+	req.items = items
+	return req, true
+}
+
+// refuseInvalid sorts the items: the events to append (with the item index
+// of each) and the refusals of the items that did not decode or validate,
+// which it records in the rejected log and sets in results. An atomic
+// request stops at its first refusal, recorded alone: it refuses the
+// request.
+func (d *daemon) refuseInvalid(req appendRequest, results []event.AppendResult) (evs []event.Event, at []int, refused []*event.Error) {
+	evs = make([]event.Event, 0, len(req.items))
+	at = make([]int, 0, len(req.items))
+	var rejections []journal.Rejection
+	for i := range req.items {
+		it := &req.items[i]
+		if it.Err == nil {
+			evs = append(evs, it.Event)
+			at = append(at, i)
+			continue
+		}
+		it.Err.Index = i
+		rej := journal.Rejection{Code: it.Err.Code, Index: i, Field: it.Err.Field, Message: it.Err.Message, Hint: it.Err.Hint, Raw: string(it.Raw), Remote: req.remote}
+		if req.atomic {
+			rej.Batch = len(req.items)
+			d.record(rej)
+			return nil, nil, []*event.Error{it.Err}
+		}
+		rejections = append(rejections, rej)
+		refused = append(refused, it.Err)
+		results[i] = event.AppendResult{Index: i, Status: "refused", Error: it.Err}
+	}
+	if len(rejections) > 0 {
+		d.record(rejections...)
+	}
+	return evs, at, refused
+}
+
+// answer fills ans from the journal's results (res[k] is item at[k]) and
+// the decisions each appended event caused; it returns the counts and the
+// refusals of the sequencer.
+func (d *daemon) answer(res []journal.Result, at []int, ans *event.AppendAnswer) (appended, dups int, refused []*event.Error) {
 	for k, rr := range res {
 		i := at[k]
-		out := itemResult{Index: i, Status: rr.Status.String(), Seq: rr.Seq}
+		out := event.AppendResult{Index: i, Status: rr.Status.String(), Seq: rr.Seq}
 		if rr.ID != (ulid.ULID{}) {
 			out.ID = rr.ID.String()
 		}
 		switch rr.Status {
 		case journal.Appended:
 			appended++
-			if rr.Decisions > 0 {
-				ds, err := d.j.Read(rr.Seq+1, journal.Filter{}, rr.Decisions)
-				if err != nil {
-					d.log.Warn("reading decisions for the answer", "seq", rr.Seq, "err", err)
-				}
-				for _, de := range ds {
-					decisions = append(decisions, decisionRef{Seq: de.Seq, ID: de.ID.String(), Type: de.Type,
-						CausationID: de.CausationID, ConfigKey: de.ConfigKey, NodeID: de.NodeID})
-				}
-			}
+			ans.Decisions = append(ans.Decisions, d.decisions(rr)...)
 		case journal.Duplicate:
 			dups++
 		case journal.Refused:
@@ -246,11 +261,27 @@ func (d *daemon) appendEvents(w http.ResponseWriter, r *http.Request) {
 			out.Error = rr.Refusal
 			refused = append(refused, rr.Refusal)
 		}
-		results[i] = out
+		ans.Results[i] = out
 	}
-	d.metrics.results(appended, dups, refused)
-	d.metrics.appendDur.Observe(time.Since(start).Seconds())
-	writeJSON(w, http.StatusOK, map[string]any{"results": results, "decisions": decisions})
+	return appended, dups, refused
+}
+
+// decisions reads the decisions an appended event caused (they follow it
+// in the journal).
+func (d *daemon) decisions(rr journal.Result) []event.DecisionRef {
+	if rr.Decisions == 0 {
+		return nil
+	}
+	ds, err := d.j.Read(rr.Seq+1, journal.Filter{}, rr.Decisions)
+	if err != nil {
+		d.log.Warn("reading decisions for the answer", "seq", rr.Seq, "err", err)
+	}
+	out := make([]event.DecisionRef, 0, len(ds))
+	for _, de := range ds {
+		out = append(out, event.DecisionRef{Seq: de.Seq, ID: de.ID.String(), Type: de.Type,
+			CausationID: de.CausationID, ConfigKey: de.ConfigKey, NodeID: de.NodeID})
+	}
+	return out
 }
 
 // refuseWhole refuses a request as a whole (invalid JSON, too large) and
@@ -441,64 +472,106 @@ func (d *daemon) getEvent(w http.ResponseWriter, r *http.Request) {
 	writeRaw(w, e.AppendJSON(nil))
 }
 
-// projection serves one projection, whole or (pathKey) one config of it.
-// It answers once the state it shows is durable (the engine runs ahead of
-// the fsync by at most one group commit), so a crash never takes back what
-// a reader saw. The pipelines view adds stuck and stuck_for by the clock.
-func (d *daemon) projection(name, pathKey string) http.HandlerFunc {
+// projection serves one projection whole. The pipelines view adds stuck
+// and stuck_for by the clock.
+func (d *daemon) projection(p engine.Projection) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !d.ready.Load() {
-			writeRefusal(w, event.Errorf(event.CodeUnavailable, "", "retry when GET /readyz answers 200",
-				"ringriftd is catching up with its journal"))
-			return
-		}
-		var b []byte
-		var seq uint64
 		var stuck map[string]time.Duration
-		d.eng.read(func(g *engine.Engine) {
-			b, _ = g.ProjectionJSON(name)
-			seq = d.eng.admitted
-			if name == "pipelines" {
+		b, ok := d.render(w, r, func(g *engine.Engine) []byte {
+			if p == engine.Pipelines {
 				stuck = stuckPipelines(g.Machines(), time.Now())
 			}
+			return g.JSON(p)
 		})
-		if err := d.j.WaitDurable(r.Context(), seq); err != nil {
-			d.unavailable(w, err)
-			return
-		}
-		if pathKey == "" && len(stuck) == 0 {
-			writeRaw(w, b)
-			return
-		}
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(b, &m); err != nil {
-			d.unavailable(w, err)
-			return
-		}
-		for k, age := range stuck {
-			m[k] = withStuck(m[k], age)
-		}
-		if pathKey == "" {
-			writeJSON(w, http.StatusOK, m)
-			return
-		}
-		key, ok := event.NormalizeConfigKey(r.PathValue(pathKey))
 		if !ok {
-			badParam(w, "config", r.PathValue(pathKey), "a config key such as hex8_2p")
 			return
 		}
-		if name == "elo" {
-			var configs map[string]json.RawMessage
-			_ = json.Unmarshal(m["configs"], &configs)
-			m = configs
+		if len(stuck) > 0 {
+			var ps projections.PipelinesView
+			err := json.Unmarshal(b, &ps)
+			for k, age := range stuck {
+				ps[k] = markStuck(ps[k], age)
+			}
+			if err == nil {
+				b, err = projections.EncodeView(ps)
+			}
+			if err != nil {
+				d.unavailable(w, err)
+				return
+			}
 		}
-		one, ok := m[key]
-		if !ok {
-			writeError(w, http.StatusNotFound, "not_found", "config", fmt.Sprintf("no %s for config %s", name, key), "configs appear with their first event")
-			return
-		}
-		writeRaw(w, one)
+		writeRaw(w, b)
 	}
+}
+
+// configProjection serves one config of the pipelines or the Elo
+// projection (GET /v1/pipelines/{config}, /v1/elo/{config}).
+func (d *daemon) configProjection(p engine.Projection) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key, valid := event.NormalizeConfigKey(r.PathValue("config"))
+		var stuck time.Duration
+		known := false
+		b, ok := d.render(w, r, func(g *engine.Engine) []byte {
+			if !valid {
+				return nil
+			}
+			if p == engine.Elo {
+				var one []byte
+				one, known = projections.EloConfigJSON(g.Elo(), key)
+				return one
+			}
+			m := g.Machines()
+			if known = slices.Contains(m.PipelineKeys(), key); !known {
+				return nil
+			}
+			stuck = stuckPipelines(m, time.Now())[key]
+			return projections.AppendPipeline(nil, m.Pipeline(key), m.Paused(key))
+		})
+		switch {
+		case !ok:
+			return
+		case !valid:
+			badParam(w, "config", r.PathValue("config"), "a config key such as hex8_2p")
+			return
+		case !known:
+			writeError(w, http.StatusNotFound, "not_found", "config", fmt.Sprintf("no %s for config %s", p, key), "configs appear with their first event")
+			return
+		}
+		if stuck > 0 {
+			var v projections.PipelineView
+			err := json.Unmarshal(b, &v)
+			if err == nil {
+				b, err = projections.EncodeView(markStuck(v, stuck))
+			}
+			if err != nil {
+				d.unavailable(w, err)
+				return
+			}
+		}
+		writeRaw(w, b)
+	}
+}
+
+// render runs fn on the engine and returns its bytes once the state they
+// show is durable (the engine runs ahead of the fsync by at most one group
+// commit), so a crash never takes back what a reader saw. ok is false
+// after answering an error (catching up, journal failed).
+func (d *daemon) render(w http.ResponseWriter, r *http.Request, fn func(*engine.Engine) []byte) (b []byte, ok bool) {
+	if !d.ready.Load() {
+		writeRefusal(w, event.Errorf(event.CodeUnavailable, "", "retry when GET /readyz answers 200",
+			"ringriftd is catching up with its journal"))
+		return nil, false
+	}
+	var seq uint64
+	d.eng.read(func(g *engine.Engine) {
+		b = fn(g)
+		seq = d.eng.admitted
+	})
+	if err := d.j.WaitDurable(r.Context(), seq); err != nil {
+		d.unavailable(w, err)
+		return nil, false
+	}
+	return b, true
 }
 
 // stuckPipelines returns the configs whose state has lasted longer than its
@@ -521,16 +594,11 @@ func stuckPipelines(m *flows.Machines, now time.Time) map[string]time.Duration {
 	return out
 }
 
-// withStuck adds "stuck": true and "stuck_for" (a duration such as
-// "2h5m0s", to the second) to a pipeline's JSON object.
-func withStuck(obj json.RawMessage, age time.Duration) json.RawMessage {
-	if len(obj) < 2 {
-		return obj
-	}
-	out := append([]byte(nil), obj[:len(obj)-1]...)
-	out = append(out, `,"stuck":true,"stuck_for":`...)
-	out = strconv.AppendQuote(out, age.Truncate(time.Second).String())
-	return append(out, '}')
+// markStuck sets stuck and stuck_for (a duration such as "2h5m0s", to the
+// second) on a pipeline.
+func markStuck(p projections.PipelineView, age time.Duration) projections.PipelineView {
+	p.Stuck, p.StuckFor = true, age.Truncate(time.Second).String()
+	return p
 }
 
 func (d *daemon) rejected(w http.ResponseWriter, r *http.Request) {

@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -31,10 +29,11 @@ type Config struct {
 	PublicRead  bool
 	Policies    flows.PolicySet
 	Enforcement flows.Enforcement
-	Dedup       time.Duration
-	MaxBody     int64
-	MaxPayload  int
-	MaxBatch    int
+	// Dedup is the content-dedup window (--dedup-window), 0 = off.
+	Dedup      time.Duration
+	MaxBody    int64
+	MaxPayload int
+	MaxBatch   int
 	// ReadHeaderTimeout, ReadTimeout and IdleTimeout bound slow clients.
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -54,106 +53,81 @@ type Config struct {
 	MaxFuture time.Duration
 }
 
-// envName is a flag's environment twin: --data-dir → RINGRIFT_DATA_DIR.
-func envName(flagName string) string {
-	return "RINGRIFT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+// DefaultConfig is the configuration of `ringriftd` without flags: the
+// defaults every flag starts from.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:           "./ringrift-data",
+		Listen:            "127.0.0.1:8765",
+		Policies:          flows.AllPolicies,
+		Enforcement:       flows.Strict,
+		MaxBody:           16 << 20,
+		MaxPayload:        64 << 10,
+		MaxBatch:          10_000,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		Heartbeat:         15 * time.Second,
+		CheckpointEvery:   time.Minute,
+		LogLevel:          "info",
+		Thresholds:        flows.DefaultThresholds(),
+		MaxFuture:         event.DefaultMaxFuture,
+	}
 }
 
-// flagSet defines the daemon's flags on fs, with defaults from getenv.
-// Parse errors of environment values are returned by the returned func
-// after fs.Parse, naming the variable.
-func (c *Config) flagSet(fs *flag.FlagSet, getenv func(string) string) func() error {
-	var envErrs []error
-	str := func(p *string, name, def, usage string) {
-		if v := getenv(envName(name)); v != "" {
-			def = v
-		}
-		fs.StringVar(p, name, def, usage+" (env "+envName(name)+")")
-	}
-	boolean := func(p *bool, name string, usage string) {
-		def := false
-		if v := getenv(envName(name)); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%w: %s=%q: want true or false", errConfig, envName(name), v))
-			}
-			def = b
-		}
-		fs.BoolVar(p, name, def, usage+" (env "+envName(name)+")")
-	}
-	dur := func(p *time.Duration, name string, def time.Duration, usage string) {
-		if v := getenv(envName(name)); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%w: %s=%q: want a duration such as 30s", errConfig, envName(name), v))
-			}
-			def = d
-		}
-		fs.DurationVar(p, name, def, usage+" (env "+envName(name)+")")
-	}
-	integer := func(set func(int64), name string, def int64, usage string) {
-		if v := getenv(envName(name)); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%w: %s=%q: want an integer", errConfig, envName(name), v))
-			}
-			def = n
-		}
-		set(def)
-		fs.Func(name, fmt.Sprintf("%s (default %d, env %s)", usage, def, envName(name)), func(s string) error {
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				return fmt.Errorf("want an integer, got %q", s)
-			}
-			set(n)
-			return nil
-		})
-	}
-	str(&c.DataDir, "data-dir", "./ringrift-data", "journal directory (Pebble)")
-	str(&c.Listen, "listen", "127.0.0.1:8765", "HTTP address; off loopback a --token (or --insecure) is required")
-	// The token's environment twin is read after parsing (finish), so that
-	// --help never prints it as a default.
-	fs.StringVar(&c.Token, "token", "", "bearer token every /v1 request must carry (never logged) (env "+envName("token")+")")
-	boolean(&c.Insecure, "insecure", "allow listening off loopback without a token")
-	boolean(&c.PublicRead, "public-read", "with a token, leave the GET endpoints open")
-	policies := "all"
-	str(&policies, "policies", "all", "policies that decide: all, none or a list such as threshold,promotion")
-	enforce := "strict"
-	str(&enforce, "enforce", "strict", "flow enforcement: strict (refuse violations) or lenient (journal and count them)")
-	dur(&c.Dedup, "dedup", 0, "content-dedup window, 0 = off")
-	integer(func(n int64) { c.MaxBody = n }, "max-body", 16<<20, "request body limit in bytes")
-	integer(func(n int64) { c.MaxPayload = int(n) }, "max-payload", 64<<10, "event payload limit in bytes (compact JSON)")
-	integer(func(n int64) { c.MaxBatch = int(n) }, "max-batch", 10_000, "events per request")
-	dur(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time to read a request's headers")
-	dur(&c.ReadTimeout, "read-timeout", 60*time.Second, "time to read a whole request")
-	dur(&c.IdleTimeout, "idle-timeout", 120*time.Second, "keep-alive idle timeout")
-	dur(&c.Heartbeat, "heartbeat", 15*time.Second, "SSE heartbeat interval")
-	dur(&c.CheckpointEvery, "checkpoint-every", time.Minute, "how often the engine state is checkpointed")
-	dur(&c.MaxFuture, "max-future", event.DefaultMaxFuture, "refuse an event time further ahead of this daemon's clock (milliseconds sent as timestamp seconds); 0 = off")
-	trace := getenv("RINGRIFT_EVENT_TRACE") == "1"
-	fs.BoolVar(&c.Trace, "trace", trace, "log every append and delivery (env RINGRIFT_EVENT_TRACE=1)")
-	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+const daemonUsage = `usage: ringriftd [flags]
+       ringriftd simulate [flags]
+       ringriftd --version
+
+Every flag has an environment twin.
+
+`
+
+// parseConfig reads the daemon's flags over DefaultConfig, with the
+// environment twins from getenv. --help prints the usage to help and
+// returns flag.ErrHelp.
+func parseConfig(args []string, getenv func(string) string, help io.Writer) (Config, error) {
+	c := DefaultConfig()
+	f := newEnvFlags("ringriftd", daemonUsage, getenv)
+	f.argsHint = "; the only command is simulate"
+	f.String(&c.DataDir, "data-dir", "journal directory (Pebble)")
+	f.String(&c.Listen, "listen", "HTTP address; off loopback a --token (or --insecure) is required")
+	f.Secret(&c.Token, "token", "bearer token every /v1 request must carry (never logged)")
+	f.Bool(&c.Insecure, "insecure", "allow listening off loopback without a token")
+	f.Bool(&c.PublicRead, "public-read", "with a token, leave the GET endpoints open")
+	policies, enforce := c.Policies.String(), c.Enforcement.String()
+	f.String(&policies, "policies", "policies that decide: all, none or a list such as threshold,promotion")
+	f.String(&enforce, "enforce", "flow enforcement: strict (refuse violations) or lenient (journal and count them)")
+	f.Duration(&c.Dedup, "dedup", "deprecated: the old name of --dedup-window")
+	f.Duration(&c.Dedup, "dedup-window", "content-dedup window, 0 = off (journal.md)")
+	f.Int64(&c.MaxBody, "max-body", "request body limit in bytes")
+	f.Int(&c.MaxPayload, "max-payload", "event payload limit in bytes (compact JSON)")
+	f.Int(&c.MaxBatch, "max-batch", "events per request")
+	f.Duration(&c.ReadHeaderTimeout, "read-header-timeout", "time to read a request's headers")
+	f.Duration(&c.ReadTimeout, "read-timeout", "time to read a whole request")
+	f.Duration(&c.IdleTimeout, "idle-timeout", "keep-alive idle timeout")
+	f.Duration(&c.Heartbeat, "heartbeat", "SSE heartbeat interval")
+	f.Duration(&c.CheckpointEvery, "checkpoint-every", "how often the engine state is checkpointed")
+	f.Duration(&c.MaxFuture, "max-future", "refuse an event time further ahead of this daemon's clock (milliseconds sent as timestamp seconds); 0 = off")
+	c.Trace = getenv("RINGRIFT_EVENT_TRACE") == "1"
+	f.fs.BoolVar(&c.Trace, "trace", c.Trace, "log every append and delivery (env RINGRIFT_EVENT_TRACE=1)")
+	f.String(&c.LogLevel, "log-level", "debug, info, warn or error")
 	var thresholds string
-	str(&thresholds, "thresholds", "", "YAML file overriding the policies' thresholds (keys of flows.Thresholds, e.g. elo_gain: 30)")
-	return func() error {
-		if err := errors.Join(envErrs...); err != nil {
-			return err
-		}
-		if c.Token == "" {
-			c.Token = getenv(envName("token"))
-		}
-		var err error
-		if c.Thresholds, err = loadThresholds(thresholds); err != nil {
-			return err
-		}
-		if c.Policies, err = flows.ParsePolicies(policies); err != nil {
-			return fmt.Errorf("%w: --policies: %w", errConfig, err)
-		}
-		if c.Enforcement, err = flows.ParseEnforcement(enforce); err != nil {
-			return fmt.Errorf("%w: --enforce: %q; want strict or lenient", errConfig, enforce)
-		}
-		return nil
+	f.String(&thresholds, "thresholds", "YAML file overriding the policies' thresholds (keys of flows.Thresholds, e.g. elo_gain: 30)")
+	if err := f.Parse(args, help); err != nil {
+		return c, err
 	}
+	var err error
+	if c.Thresholds, err = loadThresholds(thresholds); err != nil {
+		return c, err
+	}
+	if c.Policies, err = flows.ParsePolicies(policies); err != nil {
+		return c, fmt.Errorf("%w: --policies: %w", errConfig, err)
+	}
+	if c.Enforcement, err = flows.ParseEnforcement(enforce); err != nil {
+		return c, fmt.Errorf("%w: --enforce: %q; want strict or lenient", errConfig, enforce)
+	}
+	return c, nil
 }
 
 // loadThresholds returns the default thresholds with the file's values
@@ -199,7 +173,7 @@ func (c *Config) Validate() error {
 	}
 	switch {
 	case c.Dedup < 0:
-		return bad("dedup", "%v: want 0 (off) or a positive duration", c.Dedup)
+		return bad("dedup-window", "%v: want 0 (off) or a positive duration", c.Dedup)
 	case c.MaxBody < 1024:
 		return bad("max-body", "%d: want at least 1024 bytes", c.MaxBody)
 	case c.MaxPayload < 1024 || int64(c.MaxPayload) > c.MaxBody:

@@ -110,6 +110,7 @@ func openDaemon(cfg Config, log *slog.Logger, m *metrics) (*daemon, error) {
 	}
 	d := &daemon{cfg: cfg, log: log, metrics: m, validator: event.NewValidator(cfg.MaxPayload), start: time.Now(), stopping: make(chan struct{})}
 	d.validator.MaxFuture = cfg.MaxFuture // input only: decisions and folds are not checked against the clock
+	d.validator.Now = time.Now
 	opts.Validator = d.validator
 	d.eng = &lockedEngine{g: engine.New(opts)}
 	d.eng.onCommit = d.admitted

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,11 +85,9 @@ func waitReady(t *testing.T, base string) {
 // defaultConfig is the configuration of `ringriftd` with no flags.
 func defaultConfig(t *testing.T) Config {
 	t.Helper()
-	var cfg Config
-	fs := newFlagSet()
-	finish := cfg.flagSet(fs, func(string) string { return "" })
-	require.NoError(t, fs.Parse(nil))
-	require.NoError(t, finish())
+	cfg, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, DefaultConfig(), cfg, "no flag, no environment: DefaultConfig")
 	return cfg
 }
 
@@ -198,7 +197,7 @@ func TestConfigErrorsNameTheFlag(t *testing.T) {
 func TestHelpListsFlagsWithEnvTwins(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, &out)
-	require.ErrorIs(t, err, flagErrHelp)
+	require.ErrorIs(t, err, flag.ErrHelp)
 	for _, s := range []string{"-data-dir", "RINGRIFT_DATA_DIR", "-listen", "RINGRIFT_LISTEN", "-token", "RINGRIFT_TOKEN", "127.0.0.1:8765"} {
 		assert.Contains(t, out.String(), s)
 	}
@@ -215,11 +214,8 @@ func TestHelpListsFlagsWithEnvTwins(t *testing.T) {
 		_ = run(context.Background(), args, env, &out, &out)
 		assert.NotContains(t, out.String(), "hunter2", "%v", args)
 	}
-	var cfg Config
-	fs := newFlagSet()
-	finish := cfg.flagSet(fs, env)
-	require.NoError(t, fs.Parse(nil))
-	require.NoError(t, finish())
+	cfg, err := parseConfig(nil, env, io.Discard)
+	require.NoError(t, err)
 	assert.Equal(t, "hunter2-secret", cfg.Token)
 }
 
@@ -496,4 +492,51 @@ func TestTrace(t *testing.T) {
 	assert.Contains(t, out, "msg=append type=new_games seq=1 source=SelfplayRunner")
 	assert.Contains(t, out, "outcome=ok")
 	assert.NotContains(t, out, "tr4ce-s3cret", "the token is never logged")
+}
+
+// TestDedupWindow: journal.md names the flag --dedup-window (env
+// RINGRIFT_DEDUP_WINDOW); the old --dedup still works, deprecated.
+func TestDedupWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want time.Duration
+	}{
+		{"default off", nil, nil, 0},
+		{"flag", []string{"--dedup-window", "30s"}, nil, 30 * time.Second},
+		{"env", nil, map[string]string{"RINGRIFT_DEDUP_WINDOW": "1m"}, time.Minute},
+		{"deprecated flag", []string{"--dedup", "45s"}, nil, 45 * time.Second},
+		{"deprecated env", nil, map[string]string{"RINGRIFT_DEDUP": "2m"}, 2 * time.Minute},
+		{"the new env wins over the old", nil, map[string]string{"RINGRIFT_DEDUP": "2m", "RINGRIFT_DEDUP_WINDOW": "3m"}, 3 * time.Minute},
+		{"a flag wins over the env", []string{"--dedup-window", "5s"}, map[string]string{"RINGRIFT_DEDUP_WINDOW": "3m"}, 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, cfg.Dedup)
+		})
+	}
+	cfg := DefaultConfig()
+	cfg.Dedup = -time.Second
+	assert.ErrorContains(t, cfg.Validate(), "--dedup-window")
+	var help bytes.Buffer
+	_ = run(context.Background(), []string{"--help"}, func(string) string { return "" }, &help, io.Discard)
+	assert.Contains(t, help.String(), "RINGRIFT_DEDUP_WINDOW")
+	assert.Contains(t, help.String(), "deprecated")
+}
+
+// TestHelpAndVersionGoToStdout: help asked for goes to stdout (so `| less`
+// shows it) and exits 0; --version prints the module version and revision.
+func TestHelpAndVersionGoToStdout(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"simulate", "--help"}} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, func(string) string { return "" }, &stdout, &stderr)
+		require.ErrorIs(t, err, flag.ErrHelp, "main exits 0 on it: %v", args)
+		assert.Contains(t, stdout.String(), "usage: ringriftd", "%v", args)
+		assert.Empty(t, stderr.String(), "%v", args)
+	}
+	var stdout bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"--version"}, func(string) string { return "" }, &stdout, io.Discard))
+	assert.Regexp(t, `^ringriftd \S+ \(rev \S+?(, modified)?\)\n$`, stdout.String())
 }

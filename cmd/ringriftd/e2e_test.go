@@ -170,7 +170,7 @@ func exportSeqs(t *testing.T, base string) (map[string]uint64, []uint64) {
 	return ids, seqs
 }
 
-func projections(t *testing.T, base string) map[string]string {
+func allProjections(t *testing.T, base string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, p := range []string{"pipelines", "elo", "curriculum", "health"} {
@@ -218,12 +218,12 @@ func TestEndToEndKill9(t *testing.T) {
 	a.mu.Unlock()
 
 	// quiet: projections must survive a kill exactly
-	before := projections(t, p.base)
+	before := allProjections(t, p.base)
 	time.Sleep(100 * time.Millisecond)
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 	_ = p.wait(t)
 	p = startBinary(t, data)
-	assert.Equal(t, before, projections(t, p.base), "projections after SIGKILL and restart")
+	assert.Equal(t, before, allProjections(t, p.base), "projections after SIGKILL and restart")
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, p.wait(t), "exit 0 on SIGTERM")
 }

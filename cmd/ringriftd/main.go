@@ -1,5 +1,5 @@
 // Command ringriftd is the coordination daemon of the training cluster
-// (daemon.md): it journals the cluster's events, enforces the flows, takes
+// (docs/spec/daemon.md): it journals the cluster's events, enforces the flows, takes
 // the coordination decisions and serves the projections over HTTP.
 //
 //	go run ./cmd/ringriftd            # ./ringrift-data, 127.0.0.1:8765
@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 )
@@ -40,25 +41,18 @@ func main() {
 }
 
 // run starts the daemon (or, with "simulate", the simulator) and returns
-// when ctx ends and everything is shut down.
+// when ctx ends and everything is shut down. Help asked for (--help) and
+// --version go to stdout.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "simulate" {
-		return runSimulate(ctx, args[1:], getenv, stdout, stderr)
+		return runSimulate(ctx, args[1:], getenv, stdout)
 	}
-	var cfg Config
-	fs := newFlagSet()
-	fs.SetOutput(stderr)
-	finish := cfg.flagSet(fs, getenv)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", errConfig, err)
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		_, err := fmt.Fprintln(stdout, version())
+		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q; the only command is simulate", errConfig, fs.Arg(0))
-	}
-	if err := finish(); err != nil {
+	cfg, err := parseConfig(args, getenv, stdout)
+	if err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
@@ -67,17 +61,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return serve(ctx, cfg, newLogger(cfg.LogLevel, stderr), nil)
 }
 
-// flagErrHelp is flag.ErrHelp: --help printed the usage.
-var flagErrHelp = flag.ErrHelp
-
-func newFlagSet() *flag.FlagSet {
-	fs := flag.NewFlagSet("ringriftd", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: ringriftd [flags]\n       ringriftd simulate [flags]\n\nEvery flag has an environment twin.\n\n")
-		fs.PrintDefaults()
+// version is the module version and the VCS revision the binary was built
+// from (runtime/debug.ReadBuildInfo): "ringriftd v1.2.0 (rev 0123abcd,
+// modified)"; "(devel)" and "unknown" where the build does not say.
+func version() string {
+	v, rev, modified := "unknown", "unknown", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
 	}
-	return fs
+	if v == "" {
+		v = "(devel)"
+	}
+	out := fmt.Sprintf("ringriftd %s (rev %s", v, rev)
+	if modified {
+		out += ", modified"
+	}
+	return out + ")"
 }
 
 func newLogger(level string, w io.Writer) *slog.Logger {

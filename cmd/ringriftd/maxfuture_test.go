@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -46,20 +47,20 @@ func TestMaxFuture(t *testing.T) {
 }
 
 func TestMaxFutureFlag(t *testing.T) {
-	var cfg Config
-	fs := newFlagSet()
-	finish := cfg.flagSet(fs, func(k string) string {
+	env := func(k string) string {
 		if k == "RINGRIFT_MAX_FUTURE" {
 			return "10m"
 		}
 		return ""
-	})
-	require.NoError(t, fs.Parse(nil))
-	require.NoError(t, finish())
+	}
+	assert.Equal(t, time.Hour, DefaultConfig().MaxFuture, "default")
+	cfg, err := parseConfig(nil, env, io.Discard)
+	require.NoError(t, err)
 	assert.Equal(t, 10*time.Minute, cfg.MaxFuture, "env twin")
-	require.NoError(t, fs.Parse([]string{"--max-future", "0"}))
-	assert.Zero(t, cfg.MaxFuture)
-	cfg = defaultConfig(t)
+	cfg, err = parseConfig([]string{"--max-future", "0"}, env, io.Discard)
+	require.NoError(t, err)
+	assert.Zero(t, cfg.MaxFuture, "the flag wins over its twin")
+	cfg = DefaultConfig()
 	cfg.MaxFuture = -time.Second
 	assert.ErrorContains(t, cfg.Validate(), "--max-future")
 }

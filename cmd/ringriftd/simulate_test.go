@@ -4,13 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ringrift/ringriftd/internal/sim"
+	"github.com/ringrift/ringriftd/projections"
 )
 
 func noEnv(string) string { return "" }
@@ -51,7 +57,7 @@ func TestSimulate(t *testing.T) {
 		"--batch", "10", "--seed", "7", "--every", "500ms"}, noEnv, io.Discard)
 	require.NoError(t, err)
 	var out bytes.Buffer
-	st, err := simulate(context.Background(), o, &out)
+	st, err := sim.Run(context.Background(), o, &out)
 	require.NoError(t, err)
 	t.Log("\n" + out.String())
 	t.Logf("%d events in 2 s: %.0f events/s", st.Sent, float64(st.Sent)/2)
@@ -72,7 +78,7 @@ func TestSimulate(t *testing.T) {
 
 	t.Run("iterations", func(t *testing.T) {
 		_, body := get(t, base+"/v1/pipelines")
-		var ps map[string]pipelineView
+		var ps map[string]projections.PipelineView
 		require.NoError(t, json.Unmarshal(body, &ps))
 		require.Len(t, ps, 12)
 		done := 0
@@ -82,7 +88,7 @@ func TestSimulate(t *testing.T) {
 			}
 		}
 		assert.Positive(t, done, "some config completed an iteration: %s", body)
-		assert.Positive(t, st.iterations, "the simulator counted them")
+		assert.Positive(t, st.Iterations, "the simulator counted them")
 	})
 
 	t.Run("decisions journaled", func(t *testing.T) {
@@ -102,6 +108,24 @@ func TestSimulate(t *testing.T) {
 			t.Errorf("the simulator saw no %s in the append answers: %v", types, st.Decisions)
 		seen:
 		}
+	})
+
+	t.Run("no event ahead of the clock", func(t *testing.T) {
+		// --step 1m at 400 events/s is 400 simulated minutes a second: the
+		// run starts in the past and never passes the wall clock, which
+		// the daemon would refuse (events.md, --max-future)
+		now := time.Now()
+		_, body := get(t, base+"/v1/export")
+		n := 0
+		for _, line := range bytes.Split(bytes.TrimSpace(body), []byte("\n")) {
+			var e struct {
+				Time time.Time `json:"time"`
+			}
+			require.NoError(t, json.Unmarshal(line, &e))
+			require.False(t, e.Time.After(now), "%s", line)
+			n++
+		}
+		assert.Greater(t, n, st.Sent/2)
 	})
 
 	t.Run("rejected log", func(t *testing.T) {
@@ -139,7 +163,7 @@ func TestSimulateDeterministic(t *testing.T) {
 		o, err := parseSimulate([]string{"--url", base, "--rate", "0", "--events", "400", "--step", "1m", "--batch", "7",
 			"--seed", "3", "--start", "2026-01-01T00:00:00Z", "--every", "0"}, noEnv, io.Discard)
 		require.NoError(t, err)
-		st, err := simulate(context.Background(), o, io.Discard)
+		st, err := sim.Run(context.Background(), o, io.Discard)
 		require.NoError(t, err)
 		require.Equal(t, 400, st.Sent)
 		_, body := get(t, base+"/v1/export")
@@ -202,7 +226,7 @@ func TestSimulateFlags(t *testing.T) {
 	t.Run("help", func(t *testing.T) {
 		var out bytes.Buffer
 		err := run(context.Background(), []string{"simulate", "--help"}, noEnv, &out, &out)
-		require.ErrorIs(t, err, flagErrHelp)
+		require.ErrorIs(t, err, flag.ErrHelp)
 		for _, s := range []string{"-url", "RINGRIFT_URL", "-token", "RINGRIFT_TOKEN", "-rate", "-step", "-seed", "-batch"} {
 			assert.Contains(t, out.String(), s)
 		}
@@ -210,7 +234,7 @@ func TestSimulateFlags(t *testing.T) {
 	t.Run("token", func(t *testing.T) {
 		base, _ := testDaemon(t, func(c *Config) { c.Token = "s3cret" })
 		err := run(context.Background(), []string{"simulate", "--url", base, "--events", "10"}, noEnv, io.Discard, io.Discard)
-		require.ErrorIs(t, err, errSimFatal)
+		require.ErrorIs(t, err, sim.ErrFatal)
 		assert.Contains(t, err.Error(), "RINGRIFT_TOKEN")
 		var out bytes.Buffer
 		err = run(context.Background(), []string{"simulate", "--url", base, "--events", "20", "--rate", "0"},
@@ -218,4 +242,117 @@ func TestSimulateFlags(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, out.String(), "sent 20 events")
 	})
+}
+
+// TestSimulatePlateau runs the simulated cluster for weeks of simulated
+// time (a simulated minute per event, as `simulate --step 1m`) against an
+// in-process daemon, reading the projections while it runs, and checks
+// that they look like a believable cluster, not a saturated one: models
+// improve, then plateau below the Elo cap; curriculum weights stay spread;
+// backpressure pauses come and go rather than holding every pipeline;
+// candidates are both rejected and promoted, and regressions come and go.
+func TestSimulatePlateau(t *testing.T) {
+	if testing.Short() {
+		t.Skip("weeks of simulated time: tens of seconds")
+	}
+	base, _ := testDaemon(t, nil)
+	const events = 30_000 // about 21 days
+	o, err := parseSimulate([]string{"--url", base, "--rate", "0", "--events", fmt.Sprint(events), "--step", "1m",
+		"--batch", "50", "--seed", "5", "--every", "0"}, noEnv, io.Discard)
+	require.NoError(t, err)
+	type sample struct {
+		atCap, champions, paused, weightsAtMax int
+		weights                                []float64
+		elos                                   []float64
+	}
+	var samples []sample
+	read := func() sample {
+		var (
+			pipes projections.PipelinesView
+			elo   projections.EloView
+			cur   projections.CurriculumView
+		)
+		for path, v := range map[string]any{"/v1/pipelines": &pipes, "/v1/elo": &elo, "/v1/curriculum": &cur} {
+			code, body := get(t, base+path)
+			require.Equal(t, 200, code)
+			require.NoError(t, json.Unmarshal(body, v))
+		}
+		var s sample
+		for _, c := range elo.Configs {
+			if c.ChampionElo != nil {
+				s.champions++
+				s.elos = append(s.elos, float64(*c.ChampionElo))
+				if *c.ChampionElo >= 2950 {
+					s.atCap++
+				}
+			}
+		}
+		for _, w := range cur.Weights {
+			s.weights = append(s.weights, float64(w))
+			if w >= 1.999 {
+				s.weightsAtMax++
+			}
+		}
+		for _, p := range pipes {
+			if len(p.Paused) > 0 {
+				s.paused++
+			}
+		}
+		return s
+	}
+	done := make(chan struct{})
+	var st *sim.Stats
+	var runErr error
+	go func() {
+		defer close(done)
+		st, runErr = sim.Run(context.Background(), o, io.Discard)
+	}()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		case <-time.After(100 * time.Millisecond):
+			samples = append(samples, read())
+		}
+	}
+	require.NoError(t, runErr)
+	samples = append(samples, read())
+	require.Greater(t, len(samples), 20, "the run was sampled")
+	last := samples[len(samples)/2:] // the second half: the cluster has had time to plateau
+	allPaused, saturated := 0, 0
+	for _, s := range samples {
+		if s.paused == 12 {
+			allPaused++
+		}
+	}
+	for _, s := range last {
+		if s.weightsAtMax > 6 {
+			saturated++
+		}
+		assert.LessOrEqual(t, s.atCap, 2, "at most a couple of champions near the Elo cap: %v", s.elos)
+	}
+	end := samples[len(samples)-1]
+	t.Logf("%d samples; at the end: champions %v, weights %v; every pipeline paused in %d samples, over half the weights at 2.0 in %d of the second half's %d",
+		len(samples), end.elos, end.weights, allPaused, saturated, len(last))
+	t.Logf("decisions %v", st.Decisions)
+	assert.Equal(t, 12, end.champions, "every config has a champion")
+	early := samples[len(samples)/10]
+	if assert.NotEmpty(t, early.elos) {
+		assert.Greater(t, mean(end.elos)-mean(early.elos), 200.0, "models improved: %v then %v", early.elos, end.elos)
+	}
+	assert.Less(t, allPaused, len(samples)/4, "backpressure does not hold every pipeline for long (it used to, most of the time)")
+	assert.Less(t, saturated, len(last)/4, "curriculum weights stay spread")
+	assert.Greater(t, slices.Max(end.elos)-slices.Min(end.elos), 150.0, "configs plateau at different strengths")
+	assert.Greater(t, st.Decisions["promotion_rejected"], st.Decisions["model_promoted"]/2, "candidates fail")
+	assert.Positive(t, st.Decisions["model_promoted"], "and some are promoted")
+	assert.Positive(t, st.Decisions["regression_detected"], "regressions come")
+	assert.Positive(t, st.Decisions["regression_cleared"]+st.Decisions["promotion_rolled_back"], "and go")
+}
+
+func mean(xs []float64) float64 {
+	sum := 0.0
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
 }

@@ -1,6 +1,8 @@
-// Package lint keeps the layout of style.md true: only journal/ imports Pebble;
-// the pure packages import neither the journal, Pebble nor net/http, and never
-// read the clock.
+// Package lint keeps the layout of style.md true: each package imports only
+// the packages of the module its place in the layout allows; only journal/
+// imports Pebble and only cluster/ NATS; the pure packages import neither
+// the journal, Pebble nor net/http, and never read the clock; staticcheck
+// finds nothing; docs/spec is the shared specification.
 package lint
 
 import (
@@ -8,16 +10,15 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
 
 const module = "github.com/ringrift/ringriftd"
-
-// pure packages: no I/O, no clock.
-var pure = []string{"event", "fsm", "flows", "projections", "engine"}
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
@@ -78,19 +79,63 @@ func imports(f *ast.File) []string {
 	return out
 }
 
-func TestOnlyJournalImportsPebble(t *testing.T) {
+// allowed lists, for each package, the packages of this module its
+// non-test files may import: the layout of style.md, where dependencies
+// point inward. "*" allows any (the mains wire everything). A package
+// missing here fails the test: add it with what it may import.
+var allowed = map[string][]string{
+	"event":          {},
+	"fsm":            {},
+	"flows":          {"event", "fsm"},
+	"projections":    {"event", "flows"},
+	"journal":        {"event"},
+	"cluster":        {"event", "journal"},
+	"engine":         {"event", "fsm", "flows", "projections"},
+	"replay":         {"event", "fsm", "flows", "projections", "engine", "journal"},
+	"web":            {"event", "flows", "projections", "engine", "journal"},
+	"fixtures":       {"event", "flows", "projections", "engine", "journal"},
+	"internal/gen":   {"event"},
+	"internal/sim":   {"event", "flows", "projections", "internal/gen"},
+	"internal/bench": {"event", "flows", "projections", "engine", "journal", "internal/gen"},
+	"internal/lint":  {},
+	"cmd/ringriftd":  {"*"},
+	"cmd/replay":     {"*"},
+	"cmd/bench":      {"*"},
+}
+
+// thirdParty lists the imports only some packages may have: Pebble is the
+// journal's (and the bench's, which measures raw Pebble as the journal's
+// limit), NATS the cluster's.
+var thirdParty = []struct {
+	prefix string
+	only   []string
+}{
+	{"github.com/cockroachdb/pebble", []string{"journal", "internal/bench", "cmd/bench"}},
+	{"github.com/nats-io/", []string{"cluster"}},
+}
+
+// pure packages: no I/O, no clock.
+var pure = []string{"event", "fsm", "flows", "projections", "engine"}
+
+func TestImportsFollowTheLayout(t *testing.T) {
 	for _, f := range parseAll(t, repoRoot(t)) {
-		if f.pkgDir == "journal" || strings.HasPrefix(f.pkgDir, "journal/") || f.pkgDir == "internal/lint" {
+		if strings.HasSuffix(f.path, "_test.go") || f.pkgDir == "." {
 			continue
 		}
-		if f.pkgDir == "cmd/bench" || strings.HasPrefix(f.pkgDir, "internal/bench") {
-			// the bench command measures raw Pebble as the limit the
-			// journal is compared with.
+		may, ok := allowed[f.pkgDir]
+		if !ok {
+			t.Errorf("%s: package %s is not in internal/lint's table of allowed imports; add it with what it may import", f.path, f.pkgDir)
 			continue
 		}
 		for _, p := range imports(f.file) {
-			if strings.HasPrefix(p, "github.com/cockroachdb/pebble") && !strings.HasSuffix(f.path, "_test.go") {
-				t.Errorf("%s imports %s: only journal/ may touch Pebble", f.path, p)
+			dep, internal := strings.CutPrefix(p, module+"/")
+			if internal && !slices.Contains(may, "*") && !slices.Contains(may, dep) {
+				t.Errorf("%s imports %s: %s may import only %v of this module (style.md, Layout)", f.path, dep, f.pkgDir, may)
+			}
+			for _, tp := range thirdParty {
+				if strings.HasPrefix(p, tp.prefix) && !slices.Contains(tp.only, f.pkgDir) {
+					t.Errorf("%s imports %s: only %v may", f.path, p, tp.only)
+				}
 			}
 		}
 	}
@@ -99,17 +144,9 @@ func TestOnlyJournalImportsPebble(t *testing.T) {
 func TestPurePackages(t *testing.T) {
 	root := repoRoot(t)
 	forbidden := []string{module + "/journal", "github.com/cockroachdb/pebble", "net/http", "os", "io/ioutil"}
+	fset := token.NewFileSet()
 	for _, f := range parseAll(t, root) {
-		if strings.HasSuffix(f.path, "_test.go") {
-			continue
-		}
-		isPure := false
-		for _, p := range pure {
-			if f.pkgDir == p {
-				isPure = true
-			}
-		}
-		if !isPure {
+		if strings.HasSuffix(f.path, "_test.go") || !slices.Contains(pure, f.pkgDir) {
 			continue
 		}
 		for _, p := range imports(f.file) {
@@ -119,13 +156,80 @@ func TestPurePackages(t *testing.T) {
 				}
 			}
 		}
-		src, err := os.ReadFile(f.path)
+		full, err := parser.ParseFile(fset, f.path, nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(string(src), "time.Now(") || strings.Contains(string(src), "time.Since(") {
-			t.Errorf("%s reads the clock: %s must take time from events", f.path, f.pkgDir)
+		for _, call := range clockCalls(full) {
+			t.Errorf("%s: %s reads the clock: %s must take time from events", fset.Position(call.Pos()), call.Sel.Name, f.pkgDir)
 		}
+	}
+}
+
+// clock are the functions of package time that read the clock or wait.
+var clock = []string{"Now", "Since", "Until", "Sleep", "After", "AfterFunc", "Tick", "NewTimer", "NewTicker"}
+
+// clockCalls returns the uses of time's clock functions in f (whatever
+// name the file imports "time" under), called or not.
+func clockCalls(f *ast.File) []*ast.SelectorExpr {
+	name := ""
+	for _, imp := range f.Imports {
+		if p, _ := strconv.Unquote(imp.Path.Value); p == "time" {
+			name = "time"
+			if imp.Name != nil {
+				name = imp.Name.Name
+			}
+		}
+	}
+	if name == "" || name == "_" {
+		return nil
+	}
+	var out []*ast.SelectorExpr
+	ast.Inspect(f, func(n ast.Node) bool {
+		sel, ok := n.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		if id, ok := sel.X.(*ast.Ident); ok && id.Name == name && id.Obj == nil && slices.Contains(clock, sel.Sel.Name) {
+			out = append(out, sel)
+		}
+		return true
+	})
+	return out
+}
+
+// TestClockCallsAreFound: the clock check sees through an import alias and
+// a call passed as a value, and ignores a local variable named time.
+func TestClockCallsAreFound(t *testing.T) {
+	for src, want := range map[string]int{
+		"package p\nimport \"time\"\nfunc f() { _ = time.Now() }":                              1,
+		"package p\nimport clk \"time\"\nvar now = clk.Now\nfunc f() { clk.Sleep(1) }":         2,
+		"package p\nimport \"time\"\nfunc f(d time.Duration) time.Time { return time.Time{} }": 0,
+		"package p\nimport \"time\"\nfunc f() { var time struct{ Now int }; _ = time.Now }":    0,
+		"package p\nfunc f() { _ = time.Now }":                                                 0,
+	} {
+		f, err := parser.ParseFile(token.NewFileSet(), "x.go", src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(clockCalls(f)); got != want {
+			t.Errorf("%q: %d clock calls found, want %d", src, got, want)
+		}
+	}
+}
+
+// TestStaticcheck runs staticcheck (honnef.co/go/tools, the version of the
+// tool directive in go.mod) over the module, as pebble's lint test does.
+// It takes minutes on a cold cache: -short skips it.
+func TestStaticcheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("staticcheck takes minutes on a cold cache; run without -short")
+	}
+	cmd := exec.Command("go", "tool", "staticcheck", "./...")
+	cmd.Dir = repoRoot(t)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("go tool staticcheck ./...: %v\n%s", err, out)
 	}
 }
 

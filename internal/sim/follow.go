@@ -1,8 +1,11 @@
-package main
+package sim
 
 import (
 	"context"
 	"errors"
+
+	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/projections"
 )
 
 // How the simulator follows the daemon: it reads each append answer
@@ -10,7 +13,7 @@ import (
 // and every actor adopts the state the daemon reports.
 
 // remember keeps an appended event's body to re-send later.
-func (w *simWorld) remember(body []byte) {
+func (w *World) remember(body []byte) {
 	const keep = 256
 	if len(w.sent) < keep {
 		w.sent = append(w.sent, body)
@@ -29,14 +32,9 @@ const (
 	refreshAll = refreshPipelines | refreshHealth | refreshCurriculum | refreshElo
 )
 
-// on reports whether backpressure levels are set (not none).
-func (l levelsView) on() bool {
-	return (l.Queue != "" && l.Queue != "none") || (l.Resource != "" && l.Resource != "none")
-}
-
 // answer reads the append answer: counts, remembers what landed, notes the
 // refused steps, and reacts to the decisions. It returns what to refresh.
-func (w *simWorld) answer(batch []simEvent, ans *appendAnswer, st *simStats) int {
+func (w *World) answer(batch []outEvent, ans *event.AppendAnswer, st *Stats) int {
 	w.answers++
 	what := 0
 	if len(ans.Decisions) > 0 {
@@ -75,7 +73,7 @@ func (w *simWorld) answer(batch []simEvent, ans *appendAnswer, st *simStats) int
 		default:
 			code := "unknown"
 			if r.Error != nil {
-				code = r.Error.Code
+				code = string(r.Error.Code)
 			}
 			st.Refused++
 			st.RefusedBy[code]++
@@ -105,9 +103,10 @@ func (w *simWorld) answer(batch []simEvent, ans *appendAnswer, st *simStats) int
 			if c := w.byKey[key]; c != nil {
 				c.mult = 1.5
 			}
-		case "hyperparameter_updated": // strong model: explore less
+		case "hyperparameter_updated": // strong model: explore less; the tracker sees the opponent mastered
 			if c := w.byKey[key]; c != nil {
 				c.explore = 0.8
+				w.after(actorID{tMastered, c.idx}, w.minutes(1, 10))
 			}
 		}
 	}
@@ -116,7 +115,7 @@ func (w *simWorld) answer(batch []simEvent, ans *appendAnswer, st *simStats) int
 
 // unanswered marks the steps of a batch whose fate is unknown (the
 // request failed): the next refresh tells.
-func (w *simWorld) unanswered(batch []simEvent) {
+func (w *World) unanswered(batch []outEvent) {
 	for _, e := range batch {
 		switch e.role {
 		case rolePipeline:
@@ -129,9 +128,9 @@ func (w *simWorld) unanswered(batch []simEvent) {
 
 // refresh reads the projections and lets every actor follow the daemon's
 // state. Only fatal errors are returned; others are counted.
-func (w *simWorld) refresh(ctx context.Context, cl *simClient, st *simStats, what int) error {
+func (w *World) refresh(ctx context.Context, cl *Client, st *Stats, what int) error {
 	fail := func(err error) error {
-		if errors.Is(err, errSimFatal) {
+		if errors.Is(err, ErrFatal) {
 			return err
 		}
 		st.Errors++
@@ -139,7 +138,7 @@ func (w *simWorld) refresh(ctx context.Context, cl *simClient, st *simStats, wha
 	}
 	if what&refreshPipelines != 0 {
 		st.Requests++
-		var ps map[string]pipelineView
+		var ps projections.PipelinesView
 		if err := cl.getJSON(ctx, "/v1/pipelines", &ps); err != nil {
 			return fail(err)
 		}
@@ -154,27 +153,28 @@ func (w *simWorld) refresh(ctx context.Context, cl *simClient, st *simStats, wha
 	}
 	if what&refreshElo != 0 {
 		st.Requests++
-		var ev eloView
+		var ev projections.EloView
 		if err := cl.getJSON(ctx, "/v1/elo", &ev); err != nil {
 			return fail(err)
 		}
 		for _, c := range w.configs {
 			e := ev.Configs[c.key]
-			if _, known := c.models[e.Champion]; e.Champion != "" && !known && e.ChampionElo != nil {
-				c.models[e.Champion] = *e.ChampionElo
-				c.base = max(c.base, *e.ChampionElo)
+			champion := string(e.Champion)
+			if _, known := c.models[champion]; champion != "" && !known && e.ChampionElo != nil {
+				c.models[champion] = float64(*e.ChampionElo)
+				c.base = max(c.base, float64(*e.ChampionElo))
 			}
 		}
 	}
 	if what&refreshHealth != 0 {
 		st.Requests++
-		var h healthView
+		var h projections.HealthView
 		if err := cl.getJSON(ctx, "/v1/health", &h); err != nil {
 			return fail(err)
 		}
 		w.cluster = h.Cluster
 		if h.Leader != "" {
-			w.leader = h.Leader
+			w.leader = string(h.Leader)
 		}
 		for _, n := range w.nodes {
 			v, ok := h.Nodes[n.id]
@@ -182,27 +182,30 @@ func (w *simWorld) refresh(ctx context.Context, cl *simClient, st *simStats, wha
 		}
 		// backpressure: the monitors release what the daemon reports on,
 		// also when an earlier run set it
-		w.resource = h.Backpressure.on()
+		w.resource = h.Backpressure.On()
 		for _, c := range w.configs {
-			c.queued = h.Backpressure.Configs[c.key].on()
-			if s := (simSlot{tQueue, c.idx}); c.queued && !w.pending(s) {
+			c.queued = h.Backpressure.Configs[c.key].On()
+			if s := (actorID{tQueue, c.idx}); c.queued && !w.pending(s) {
 				w.after(s, w.minutes(5, 20))
 			}
 		}
 	}
 	if what&refreshCurriculum != 0 {
 		st.Requests++
-		var cv curriculumView
+		var cv projections.CurriculumView
 		if err := cl.getJSON(ctx, "/v1/curriculum", &cv); err != nil {
 			return fail(err)
 		}
-		w.shares = cv.Shares
+		clear(w.shares)
+		for k, v := range cv.Shares {
+			w.shares[k] = float64(v)
+		}
 	}
 	return nil
 }
 
 // iterations is the sum of the configs' completed iterations.
-func (w *simWorld) iterations() int {
+func (w *World) iterations() int {
 	n := 0
 	for _, c := range w.configs {
 		n += c.iteration - 1
@@ -211,7 +214,7 @@ func (w *simWorld) iterations() int {
 }
 
 // champions is the number of configs with a champion.
-func (w *simWorld) champions() int {
+func (w *World) champions() int {
 	n := 0
 	for _, c := range w.configs {
 		if c.champion != "" {
@@ -222,7 +225,7 @@ func (w *simWorld) champions() int {
 }
 
 // failing is the number of nodes the daemon counts as failing.
-func (w *simWorld) failing() int {
+func (w *World) failing() int {
 	n := 0
 	for _, x := range w.nodes {
 		switch x.seen {

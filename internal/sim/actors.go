@@ -1,4 +1,4 @@
-package main
+package sim
 
 import (
 	"fmt"
@@ -8,7 +8,9 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
+	"github.com/ringrift/ringriftd/projections"
 )
 
 // Ratings of the fixed opponents of an evaluation, and the self-play games
@@ -20,14 +22,14 @@ const (
 
 var gamesPerMinute = [3]float64{3, 3.5, 4.5}
 
-// simThresholds are the policies' defaults: the simulator sizes evaluations
+// thresholds are the policies' defaults: the simulator sizes evaluations
 // by them and, with the policies off, takes the decisions itself.
-var simThresholds = flows.DefaultThresholds()
+var thresholds = flows.DefaultThresholds()
 
-// simConfig is one config: its pipeline driver (training and evaluation
+// configActor is one config: its pipeline driver (training and evaluation
 // workers), self-play runner and champion monitor. state … synced are the
 // daemon's view, as last read, advanced by the steps sent since.
-type simConfig struct {
+type configActor struct {
 	idx     int
 	key     string
 	players int
@@ -42,12 +44,16 @@ type simConfig struct {
 	// refused is the code of the last refused step, until the next read.
 	refused string
 
-	job          *simJob
-	attempt      int                // trainings started in this iteration
-	models       map[string]float64 // each model's true strength (Elo)
-	base         float64            // the strength training starts from
-	mult         float64            // self-play games multiplier (feedback: weak)
-	explore      float64            // exploration multiplier (feedback: strong)
+	job     *trainingJob
+	attempt int                // trainings started in this iteration
+	models  map[string]float64 // each model's true strength (Elo)
+	base    float64            // the strength training starts from: the champion's
+	// ceiling is the strength this config's training can reach for now;
+	// at breakthrough a new idea raises it (see trained).
+	ceiling      float64
+	breakthrough time.Time
+	mult         float64 // self-play games multiplier (feedback: weak)
+	explore      float64 // exploration multiplier (feedback: strong)
 	evalProgress bool
 	lastPass     bool // the last evaluation passed the baseline gates
 	corr         string
@@ -56,17 +62,17 @@ type simConfig struct {
 	lastSelfplay time.Time
 }
 
-// simJob is a training run.
-type simJob struct {
+// trainingJob is a training run.
+type trainingJob struct {
 	model             string
 	epochs            int
 	reports, reported int
 }
 
-func (c *simConfig) slot() simSlot { return simSlot{tPipeline, c.idx} }
+func (c *configActor) slot() actorID { return actorID{tPipeline, c.idx} }
 
 // modelPath is the path of the model the current training writes.
-func (c *simConfig) modelPath() string {
+func (c *configActor) modelPath() string {
 	if c.attempt <= 1 {
 		return fmt.Sprintf("models/%s/iter_%04d.pth", c.key, c.iteration)
 	}
@@ -76,21 +82,22 @@ func (c *simConfig) modelPath() string {
 // follow adopts the daemon's view of the config and replans the driver
 // when it differs from what the driver expected, a step was refused, or
 // nothing is planned.
-func (c *simConfig) follow(w *simWorld, p pipelineView) {
-	changed := p.State != c.state || p.Iteration != c.iteration || p.Model != c.model
+func (c *configActor) follow(w *World, p projections.PipelineView) {
+	model, champion := string(p.Model), string(p.Champion)
+	changed := p.State != c.state || p.Iteration != c.iteration || model != c.model
 	if p.Iteration != c.iteration {
 		c.attempt = 0
 	}
-	if p.Champion != c.champion && p.Champion != "" {
-		if e, ok := c.models[p.Champion]; ok {
-			c.base = max(c.base, e) // training goes on from the new champion
+	if champion != c.champion && champion != "" {
+		if e, ok := c.models[champion]; ok {
+			c.base = e // training goes on from the new champion (or the one rolled back to)
 		}
 	}
-	c.state, c.iteration, c.model, c.champion = p.State, p.Iteration, p.Model, p.Champion
+	c.state, c.iteration, c.model, c.champion = p.State, p.Iteration, model, champion
 	c.paused, c.games, c.synced = p.Paused, p.GamesSinceTraining, p.SyncedSinceTraining
 	c.confirmed = true
 	c.lowQuality = slices.Contains(p.Paused, flows.PauseQuality)
-	if s := (simSlot{tQuality, c.idx}); c.lowQuality && !w.pending(s) {
+	if s := (actorID{tQuality, c.idx}); c.lowQuality && !w.pending(s) {
 		w.after(s, w.minutes(5, 20)) // also a pause of an earlier run
 	}
 	if p.State != "training" {
@@ -108,7 +115,7 @@ func (c *simConfig) follow(w *simWorld, p pipelineView) {
 // states where the daemon's policies decide (collecting until the
 // threshold, evaluated, candidate, promoting) the driver only acts after a
 // long wait, which happens when the policies are off.
-func (c *simConfig) plan(w *simWorld, refused string) {
+func (c *configActor) plan(w *World, refused string) {
 	var backoff [2]float64 // minutes
 	switch refused {
 	case "":
@@ -128,7 +135,7 @@ func (c *simConfig) plan(w *simWorld, refused string) {
 	case "evaluated", "candidate", "promoting":
 		d = [2]float64{30, 60}
 	default:
-		if c.games < 4*simThresholds.For(c.players).TrainingGames || !c.synced || len(c.paused) > 0 {
+		if c.games < 4*thresholds.For(c.players).TrainingGames || !c.synced || len(c.paused) > 0 {
 			w.cancel(c.slot())
 			return
 		}
@@ -138,17 +145,17 @@ func (c *simConfig) plan(w *simWorld, refused string) {
 }
 
 // trainingBlocked reports whether the daemon pauses the config's training.
-func (c *simConfig) trainingBlocked() bool {
+func (c *configActor) trainingBlocked() bool {
 	return slices.ContainsFunc(c.paused, func(r string) bool {
 		return r == flows.PauseQuality || r == flows.PauseBackpressure || r == flows.PauseRegression
 	})
 }
 
 // pipelineStep is the driver's next step.
-func (c *simConfig) pipelineStep(w *simWorld) (simEvent, bool) {
+func (c *configActor) pipelineStep(w *World) (outEvent, bool) {
 	s := c.slot()
-	step := func(typ, source string, p sobj) (simEvent, bool) {
-		e := w.evRaw(typ, c.key, "", source, c.corr, p.done()) // correlated: one iteration's training
+	step := func(typ, source string, p event.Object) (outEvent, bool) {
+		e := w.evRaw(typ, c.key, "", source, c.corr, p.Bytes()) // correlated: one iteration's training
 		e.role = rolePipeline
 		c.confirmed = false
 		return e, true
@@ -156,23 +163,23 @@ func (c *simConfig) pipelineStep(w *simWorld) (simEvent, bool) {
 	switch c.state {
 	case "collecting", "training_ready":
 		if !c.confirmed && c.state == "collecting" {
-			return simEvent{}, false
+			return outEvent{}, false
 		}
 		if c.trainingBlocked() && w.chance(0.7) { // the trainer sees the pause; else it tries and is refused
 			w.after(s, w.minutes(5, 15))
-			return simEvent{}, false
+			return outEvent{}, false
 		}
 		c.attempt++
-		c.job = &simJob{model: c.modelPath(), epochs: 20 + w.r.IntN(30), reports: 1 + w.r.IntN(3)}
+		c.job = &trainingJob{model: c.modelPath(), epochs: 20 + w.r.IntN(30), reports: 1 + w.r.IntN(3)}
 		c.corr = ulid.MustNew(ulid.Timestamp(w.now), w.ids).String()
 		c.state = "training"
 		w.after(s, w.minutes(3, 6))
 		return step("training_started", "TrainingCoordinator",
-			sobj{}.s("job_id", fmt.Sprintf("train-%s-%d-%d", c.key, c.iteration, c.attempt)).i("epochs", int64(c.job.epochs)))
+			event.Object{}.Str("job_id", fmt.Sprintf("train-%s-%d-%d", c.key, c.iteration, c.attempt)).Int("epochs", int64(c.job.epochs)))
 	case "training":
 		j := c.job
 		if j == nil { // adopted from the daemon: a run in progress
-			j = &simJob{model: c.modelPath(), epochs: 30, reports: 1, reported: 1}
+			j = &trainingJob{model: c.modelPath(), epochs: 30, reports: 1, reported: 1}
 			c.job = j
 		}
 		if j.reported < j.reports {
@@ -180,46 +187,46 @@ func (c *simConfig) pipelineStep(w *simWorld) (simEvent, bool) {
 			w.after(s, w.minutes(3, 6))
 			frac := float64(j.reported) / float64(j.reports+1)
 			return step("training_progress", "TrainingCoordinator",
-				sobj{}.i("epoch", int64(float64(j.epochs)*frac)).f("loss", 1.6-frac+0.05*w.r.Float64()))
+				event.Object{}.Int("epoch", int64(float64(j.epochs)*frac)).Num("loss", projections.Round3(1.6-frac+0.05*w.r.Float64())))
 		}
 		c.job = nil
 		switch x := w.r.Float64(); {
 		case x < 0.03:
 			c.state = "collecting"
-			return step("training_failed", "TrainingCoordinator", sobj{}.s("error", "CUDA out of memory"))
+			return step("training_failed", "TrainingCoordinator", event.Object{}.Str("error", "CUDA out of memory"))
 		case x < 0.04:
 			c.state = "rolling_back"
 			w.after(s, w.minutes(2, 5))
-			return step("training_rollback_needed", "TrainingCoordinator", sobj{}.s("reason", "loss diverged"))
+			return step("training_rollback_needed", "TrainingCoordinator", event.Object{}.Str("reason", "loss diverged"))
 		case x < 0.08:
 			c.trained(w, j.model)
 			return step("training_early_stopped", "TrainingCoordinator",
-				sobj{}.s("model_path", j.model).s("reason", "validation loss plateau"))
+				event.Object{}.Str("model_path", j.model).Str("reason", "validation loss plateau"))
 		}
 		c.trained(w, j.model)
 		return step("training_completed", "TrainingCoordinator",
-			sobj{}.s("model_path", j.model).f("final_loss", 0.45+0.2*w.r.Float64()).i("epochs", int64(j.epochs)))
+			event.Object{}.Str("model_path", j.model).Num("final_loss", projections.Round3(0.45+0.2*w.r.Float64())).Int("epochs", int64(j.epochs)))
 	case "rolling_back":
 		c.state = "collecting"
 		to := c.champion
 		if to == "" {
 			to = "checkpoint"
 		}
-		return step("training_rollback_completed", "TrainingCoordinator", sobj{}.s("rolled_back_to", to))
+		return step("training_rollback_completed", "TrainingCoordinator", event.Object{}.Str("rolled_back_to", to))
 	case "trained":
 		c.state, c.evalProgress = "evaluating", false
 		w.after(s, w.minutes(3, 6))
-		return step("evaluation_started", "EvaluationDaemon", sobj{}.s("model_path", c.model))
+		return step("evaluation_started", "EvaluationDaemon", event.Object{}.Str("model_path", c.model))
 	case "evaluating":
 		if !c.evalProgress && w.chance(0.5) {
 			c.evalProgress = true
 			w.after(s, w.minutes(2, 4))
-			return step("evaluation_progress", "EvaluationDaemon", sobj{}.s("model_path", c.model).i("games_played", int64(20+w.r.IntN(40))))
+			return step("evaluation_progress", "EvaluationDaemon", event.Object{}.Str("model_path", c.model).Int("games_played", int64(20+w.r.IntN(40))))
 		}
 		if w.chance(0.05) {
 			c.state = "trained"
 			w.after(s, w.minutes(2, 5))
-			return step("evaluation_failed", "EvaluationDaemon", sobj{}.s("model_path", c.model).s("error", "evaluation worker lost"))
+			return step("evaluation_failed", "EvaluationDaemon", event.Object{}.Str("model_path", c.model).Str("error", "evaluation worker lost"))
 		}
 		c.state = "evaluated"
 		return step("evaluation_completed", "EvaluationDaemon", c.results(w))
@@ -227,13 +234,13 @@ func (c *simConfig) pipelineStep(w *simWorld) (simEvent, bool) {
 	// evaluated, candidate, promoting: the daemon did not decide (policies
 	// off): the old promotion controller's part.
 	if !c.confirmed {
-		return simEvent{}, false
+		return outEvent{}, false
 	}
-	p := sobj{}.s("model_path", c.model)
+	p := event.Object{}.Str("model_path", c.model)
 	switch {
 	case c.state == "evaluated" && !c.lastPass:
 		c.state = "collecting"
-		return step("promotion_rejected", "PromotionController", p.s("reason", "baseline gates failed"))
+		return step("promotion_rejected", "PromotionController", p.Str("reason", "baseline gates failed"))
 	case c.state == "evaluated":
 		c.state = "candidate"
 		w.after(s, w.minutes(2, 5))
@@ -247,16 +254,39 @@ func (c *simConfig) pipelineStep(w *simWorld) (simEvent, bool) {
 	return step("model_promoted", "PromotionController", p)
 }
 
-// trained records a new model: its strength is the training base plus a
-// random gain; the base improves with every training.
-func (c *simConfig) trained(w *simWorld, model string) {
+// Strength model: a training run closes part of the gap between the
+// champion it starts from and the config's ceiling, with noise; past the
+// ceiling gains are compressed, so models improve quickly, then plateau
+// and only an occasional breakthrough (every few simulated days) raises
+// the ceiling, up to maxCeiling, below the Elo cap of 3000.
+const (
+	maxCeiling    = 2750.0
+	pastCeiling   = 0.25 // the share of a gain past the ceiling that is kept
+	gainSD        = 40.0 // the spread of a training's result
+	breakthroughs = 4    // the mean days between a config's breakthroughs
+)
+
+// trained records a new model and its true strength.
+func (c *configActor) trained(w *World, model string) {
 	c.state, c.model = "trained", model
-	spread := 50.0
-	if c.explore > 0 {
-		spread *= c.explore
+	if !w.now.Before(c.breakthrough) {
+		if !c.breakthrough.IsZero() {
+			c.ceiling = min(maxCeiling, c.ceiling+w.normal(140, 40))
+		}
+		c.breakthrough = w.now.Add(w.minutes(0.5*breakthroughs*24*60, 1.5*breakthroughs*24*60))
 	}
-	c.models[model] = c.base + w.normal(20, spread)
-	c.base += w.normal(25, 20) * max(0.1, (2400-c.base)/1200) // diminishing returns
+	sd := gainSD
+	if c.explore > 0 {
+		sd *= c.explore
+	}
+	m := c.base + (0.08+0.12*w.r.Float64())*(c.ceiling-c.base) + w.normal(0, sd)
+	if m > c.ceiling {
+		m = c.ceiling + pastCeiling*(m-c.ceiling)
+	}
+	c.models[model] = m
+	if c.champion == "" {
+		c.base = max(c.base, m) // no champion yet: the self-play data improves anyway
+	}
 	c.mult, c.explore = 1, 0
 	w.after(c.slot(), w.minutes(1, 3))
 }
@@ -265,26 +295,26 @@ func (c *simConfig) trained(w *simWorld, model string) {
 func eloExpected(a, b float64) float64 { return 1 / (1 + math.Pow(10, (b-a)/400)) }
 
 // result is one opponent's results: games and a sampled win rate.
-func simResult(w *simWorld, games int64, p float64) []byte {
+func resultJSON(w *World, games int64, p float64) []byte {
 	wins := 0
 	for range games {
 		if w.r.Float64() < p {
 			wins++
 		}
 	}
-	return sobj{}.i("games", games).f("win_rate", float64(wins)/float64(games)).done()
+	return event.Object{}.Int("games", games).Num("win_rate", projections.Round3(float64(wins)/float64(games))).Bytes()
 }
 
 // results is the payload of the iteration model's evaluation_completed:
 // baselines (winning against all of the other players in 3p/4p is harder),
 // the champion head to head when there is one, and the Elo.
-func (c *simConfig) results(w *simWorld) sobj {
+func (c *configActor) results(w *World) event.Object {
 	m, ok := c.models[c.model]
-	if !ok {
-		m = c.base + w.normal(20, 50)
+	if !ok { // adopted from the daemon: trained by an earlier run
+		m = c.base + w.normal(0, gainSD)
 		c.models[c.model] = m
 	}
-	t := simThresholds.For(c.players)
+	t := thresholds.For(c.players)
 	games := t.MinGames + int64(w.r.IntN(30))
 	if w.chance(0.04) {
 		games = max(1, t.MinGames-5-int64(w.r.IntN(15)))
@@ -292,15 +322,15 @@ func (c *simConfig) results(w *simWorld) sobj {
 	n := float64(c.players - 1)
 	pr, ph := math.Pow(eloExpected(m, eloRandom), n), math.Pow(eloExpected(m, eloHeuristic), n)
 	c.lastPass = games >= t.MinGames && pr >= t.WinRateRandom && ph >= t.WinRateHeuristic
-	opp := sobj{}.raw("heuristic", simResult(w, games, ph)).raw("random", simResult(w, games, pr))
+	opp := event.Object{}.Raw("heuristic", resultJSON(w, games, ph)).Raw("random", resultJSON(w, games, pr))
 	if ce, ok := c.models[c.champion]; ok && w.chance(0.8) {
-		opp = opp.raw("champion", simResult(w, 200, eloExpected(m, ce)))
+		opp = opp.Raw("champion", resultJSON(w, 200, eloExpected(m, ce)))
 	}
-	return sobj{}.s("model_path", c.model).raw("opponents", opp.done()).f("elo", m+w.normal(0, 10))
+	return event.Object{}.Str("model_path", c.model).Raw("opponents", opp.Bytes()).Num("elo", projections.Round3(m+w.normal(0, 10)))
 }
 
 // selfplay reports the games played since the last report.
-func (c *simConfig) selfplay(w *simWorld) simEvent {
+func (c *configActor) selfplay(w *World) outEvent {
 	minutes := w.now.Sub(c.lastSelfplay).Minutes()
 	c.lastSelfplay = w.now
 	share := 1.0
@@ -308,41 +338,41 @@ func (c *simConfig) selfplay(w *simWorld) simEvent {
 		share = min(max(s*float64(len(w.configs)), 0.25), 4)
 	}
 	games := max(1, int64(math.Round(gamesPerMinute[c.players-2]*c.mult*share*minutes*(0.7+0.6*w.r.Float64()))))
-	w.after(simSlot{tSelfplay, c.idx}, w.period(1, 3, len(w.configs), 0.25))
+	w.after(actorID{tSelfplay, c.idx}, w.period(1, 3, len(w.configs), 0.25))
 	node := ""
 	if n := w.nodes[w.r.IntN(len(w.nodes))]; n.known && !n.broken {
 		node = n.id
 	}
-	if w.chance(w.o.Compat) {
-		return w.compat("NEW_GAMES_AVAILABLE", c.key, node, "SelfplayRunner", sobj{}.i("games_count", games))
+	if w.chance(w.cfg.Compat) {
+		return w.compat("NEW_GAMES_AVAILABLE", c.key, node, "SelfplayRunner", event.Object{}.Int("games_count", games))
 	}
-	return w.ev("new_games", c.key, node, "SelfplayRunner", sobj{}.i("games", games).i("avg_moves", int64(40+w.r.IntN(80))))
+	return w.ev("new_games", c.key, node, "SelfplayRunner", event.Object{}.Int("games", games).Int("avg_moves", int64(40+w.r.IntN(80))))
 }
 
 // monitor re-evaluates the champion now and then (a monitoring evaluation:
 // the daemon's regression policy checks it); once in a while the champion
 // plays badly.
-func (c *simConfig) monitor(w *simWorld) (simEvent, bool) {
-	w.after(simSlot{tMonitor, c.idx}, w.period(40, 80, len(w.configs), 0.05))
+func (c *configActor) monitor(w *World) (outEvent, bool) {
+	w.after(actorID{tMonitor, c.idx}, w.period(40, 80, len(w.configs), 0.05))
 	ce, ok := c.models[c.champion]
 	if !ok || c.champion == c.model || !c.confirmed { // a step since the last read may have changed the champion
-		return simEvent{}, false
+		return outEvent{}, false
 	}
 	elo := ce + w.normal(0, 5)
 	if w.chance(0.08) {
 		elo = ce - 25 - 65*w.r.Float64()
 	}
 	n := float64(c.players - 1)
-	opp := sobj{}.raw("heuristic", simResult(w, 60, math.Pow(eloExpected(elo, eloHeuristic), n))).
-		raw("random", simResult(w, 40, math.Pow(eloExpected(elo, eloRandom), n)))
+	opp := event.Object{}.Raw("heuristic", resultJSON(w, 60, math.Pow(eloExpected(elo, eloHeuristic), n))).
+		Raw("random", resultJSON(w, 40, math.Pow(eloExpected(elo, eloRandom), n)))
 	return w.ev("evaluation_completed", c.key, "", "ModelMonitor",
-		sobj{}.s("model_path", c.champion).raw("opponents", opp.done()).f("elo", elo)), true
+		event.Object{}.Str("model_path", c.champion).Raw("opponents", opp.Bytes()).Num("elo", projections.Round3(elo))), true
 }
 
-// simNode is a GPU node's agent. seen/seenAttempts are the daemon's view
+// nodeActor is a GPU node's agent. seen/seenAttempts are the daemon's view
 // of it, state the same advanced by the events sent since; broken is the
 // truth the daemon learns from health checks.
-type simNode struct {
+type nodeActor struct {
 	idx          int
 	id           string
 	state        string
@@ -354,10 +384,10 @@ type simNode struct {
 	refused      bool
 }
 
-func (n *simNode) slot() simSlot { return simSlot{tNode, n.idx} }
+func (n *nodeActor) slot() actorID { return actorID{tNode, n.idx} }
 
 // checkPeriod is the time to the next health check: quick while failing.
-func (n *simNode) checkPeriod(w *simWorld) time.Duration {
+func (n *nodeActor) checkPeriod(w *World) time.Duration {
 	if n.broken {
 		return w.minutes(0.5, 1.5)
 	}
@@ -367,7 +397,7 @@ func (n *simNode) checkPeriod(w *simWorld) time.Duration {
 // follow adopts the daemon's view of the node (ok false: it does not know
 // it) and reacts to the recovery decisions: a recovery runs for a few
 // minutes, an escalated or offline node is fixed by an operator.
-func (n *simNode) follow(w *simWorld, v nodeView, ok bool) {
+func (n *nodeActor) follow(w *World, v projections.NodeView, ok bool) {
 	s := n.slot()
 	if !ok {
 		n.known, n.seen, n.state = false, "unknown", "unknown"
@@ -378,7 +408,7 @@ func (n *simNode) follow(w *simWorld, v nodeView, ok bool) {
 	}
 	n.known = true
 	changed := v.State != n.seen || v.Attempts != n.seenAttempts || n.refused
-	n.seen, n.seenAttempts, n.lastAction, n.state = v.State, v.Attempts, v.LastAction, v.State
+	n.seen, n.seenAttempts, n.lastAction, n.state = v.State, v.Attempts, string(v.LastAction), v.State
 	n.refused = false
 	if !changed && w.pending(s) {
 		return
@@ -397,9 +427,9 @@ func (n *simNode) follow(w *simWorld, v nodeView, ok bool) {
 
 // step is the node's next event: joining, a recovery's outcome, an
 // operator's fix, or a health check.
-func (n *simNode) step(w *simWorld) (simEvent, bool) {
+func (n *nodeActor) step(w *World) (outEvent, bool) {
 	s := n.slot()
-	ev := func(typ, source string, p sobj) (simEvent, bool) {
+	ev := func(typ, source string, p event.Object) (outEvent, bool) {
 		e := w.ev(typ, "", n.id, source, p)
 		e.role = roleNode
 		return e, true
@@ -408,13 +438,13 @@ func (n *simNode) step(w *simWorld) (simEvent, bool) {
 	case "unknown":
 		n.state = "healthy"
 		w.after(s, n.checkPeriod(w))
-		return ev("host_online", "NodeAgent", sobj{}.i("gpus", 8))
+		return ev("host_online", "NodeAgent", event.Object{}.Int("gpus", 8))
 	case "recovering":
 		success := 0.6
 		if n.lastAction == "failover_to_peer" {
 			success = 0.85
 		}
-		p := sobj{}.s("action", n.lastAction).i("attempt", int64(n.seenAttempts))
+		p := event.Object{}.Str("action", n.lastAction).Int("attempt", int64(n.seenAttempts))
 		if w.chance(success) {
 			n.broken, n.state = false, "healthy"
 			w.after(s, n.checkPeriod(w))
@@ -422,19 +452,19 @@ func (n *simNode) step(w *simWorld) (simEvent, bool) {
 		}
 		n.state = "unhealthy"
 		w.after(s, n.checkPeriod(w))
-		return ev("recovery_failed", "RecoveryManager", p.s("reason", "daemon did not come back"))
+		return ev("recovery_failed", "RecoveryManager", p.Str("reason", "daemon did not come back"))
 	case "escalated", "offline":
 		n.broken, n.state = false, "healthy"
 		w.after(s, n.checkPeriod(w))
-		return ev("host_online", "NodeAgent", sobj{}.i("gpus", 8).s("reason", "operator restored the host"))
+		return ev("host_online", "NodeAgent", event.Object{}.Int("gpus", 8).Str("reason", "operator restored the host"))
 	}
 	if !n.broken && w.chance(0.01) { // a flaky check
 		w.after(s, w.minutes(0.5, 1.5))
-		return ev("health_check_failed", "HealthMonitor", sobj{}.s("reason", "timeout"))
+		return ev("health_check_failed", "HealthMonitor", event.Object{}.Str("reason", "timeout"))
 	}
 	w.after(s, n.checkPeriod(w))
 	if n.broken {
-		return ev("health_check_failed", "HealthMonitor", sobj{}.s("reason", "daemon unresponsive"))
+		return ev("health_check_failed", "HealthMonitor", event.Object{}.Str("reason", "daemon unresponsive"))
 	}
-	return ev("health_check_passed", "HealthMonitor", sobj{}.i("latency_ms", int64(5+w.r.IntN(40))))
+	return ev("health_check_passed", "HealthMonitor", event.Object{}.Int("latency_ms", int64(5+w.r.IntN(40))))
 }

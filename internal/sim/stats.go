@@ -1,4 +1,4 @@
-package main
+package sim
 
 import (
 	"fmt"
@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// simStats are the simulator's figures, as the daemon answered.
-type simStats struct {
+// Stats are the simulator's figures, as the daemon answered.
+type Stats struct {
 	Sent, Appended, Duplicates, Refused int
 	RefusedBy                           map[string]int
 	Decisions                           map[string]int
@@ -29,15 +29,18 @@ type simStats struct {
 	// flow (a paused training start, a step the state no longer allows).
 	StepsRefused map[string]int
 
+	// Iterations counts the iterations the configs completed during the
+	// run, Champions the configs with a champion at its end.
+	Iterations, Champions int
+
 	baseIterations, baseChampions int
-	iterations, champions         int
 }
 
-func newSimStats() *simStats {
-	return &simStats{RefusedBy: map[string]int{}, Decisions: map[string]int{}, StepsRefused: map[string]int{}}
+func newStats() *Stats {
+	return &Stats{RefusedBy: map[string]int{}, Decisions: map[string]int{}, StepsRefused: map[string]int{}}
 }
 
-func (st *simStats) decisions() int {
+func (st *Stats) decisions() int {
 	n := 0
 	for _, v := range st.Decisions {
 		n += v
@@ -53,36 +56,36 @@ func perSecond(n int, d time.Duration) float64 {
 }
 
 // progress prints the one-line progress report.
-func (st *simStats) progress(w io.Writer, elapsed time.Duration, world *simWorld) {
-	st.iterations, st.champions = world.iterations()-st.baseIterations, world.champions()
+func (st *Stats) progress(w io.Writer, elapsed time.Duration, world *World) {
+	st.Iterations, st.Champions = world.iterations()-st.baseIterations, world.champions()
 	fmt.Fprintf(w, "simulate %6.1fs  sent %d (%.0f/s)  appended %d  duplicates %d  refused %d  decisions %d  iterations +%d  champions %d  failing nodes %d\n",
 		elapsed.Seconds(), st.Sent, perSecond(st.Sent, elapsed), st.Appended, st.Duplicates, st.Refused, st.decisions(),
-		st.iterations, st.champions, world.failing())
+		st.Iterations, st.Champions, world.failing())
 }
 
 // summary prints the final report.
-func (st *simStats) summary(w io.Writer, elapsed time.Duration, world *simWorld) {
-	st.iterations, st.champions = world.iterations()-st.baseIterations, world.champions()
+func (st *Stats) summary(w io.Writer, elapsed time.Duration, world *World) {
+	st.Iterations, st.Champions = world.iterations()-st.baseIterations, world.champions()
 	fmt.Fprintf(w, "simulate: done after %.1fs: sent %d events (%.0f/s) in %d requests (%d retried, %d failed)\n",
 		elapsed.Seconds(), st.Sent, perSecond(st.Sent, elapsed), st.Requests, st.Retries, st.Errors)
-	fmt.Fprintf(w, "  appended %d, duplicates %d, refused %d%s\n", st.Appended, st.Duplicates, st.Refused, simCounts(st.RefusedBy))
+	fmt.Fprintf(w, "  appended %d, duplicates %d, refused %d%s\n", st.Appended, st.Duplicates, st.Refused, counts(st.RefusedBy))
 	if st.Unanswered > 0 {
 		fmt.Fprintf(w, "  unanswered %d (their appends failed)\n", st.Unanswered)
 	}
 	if n := st.Refused - st.BadRefused; n > 0 {
-		fmt.Fprintf(w, "  refused steps of the cluster's own flow: %d%s; the other %d were sent wrong on purpose\n", n, simCounts(st.StepsRefused), st.BadRefused)
+		fmt.Fprintf(w, "  refused steps of the cluster's own flow: %d%s; the other %d were sent wrong on purpose\n", n, counts(st.StepsRefused), st.BadRefused)
 	}
-	fmt.Fprintf(w, "  decisions %d%s\n", st.decisions(), simCounts(st.Decisions))
+	fmt.Fprintf(w, "  decisions %d%s\n", st.decisions(), counts(st.Decisions))
 	if st.BadAccepted > 0 || st.UnexpectedDups > 0 {
 		fmt.Fprintf(w, "  unexpected: %d events sent wrong on purpose were appended, %d events sent once answered duplicate\n",
 			st.BadAccepted, st.UnexpectedDups)
 	}
 	fmt.Fprintf(w, "  pipelines: %d iterations completed, %d configs with a champion; nodes: %d failing, cluster %s\n",
-		st.iterations, st.champions, world.failing(), orDash(world.cluster))
+		st.Iterations, st.Champions, world.failing(), orDash(world.cluster))
 }
 
 // counts writes " (a 1, b 2)" in key order, "" when empty.
-func simCounts(m map[string]int) string {
+func counts(m map[string]int) string {
 	if len(m) == 0 {
 		return ""
 	}
