@@ -20,8 +20,8 @@ import (
 
 // CheckpointVersion is the format version of MarshalCheckpoint's data. A
 // checkpoint of another version is ignored and the state rebuilt.
-// Version 2 added the policies' memory.
-const CheckpointVersion = 2
+// Version 2 added the policies' memory, version 3 the Elo history.
+const CheckpointVersion = 3
 
 // ErrCheckpoint is returned for checkpoint data that does not decode.
 var ErrCheckpoint = errors.New("engine: invalid checkpoint")
