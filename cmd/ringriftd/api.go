@@ -17,6 +17,7 @@ import (
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/journal"
+	"github.com/ringrift/ringriftd/web"
 )
 
 // routes returns the daemon's HTTP handler (daemon.md).
@@ -46,6 +47,7 @@ func (d *daemon) routes() http.Handler {
 	handle("GET /v1/pauses", "pauses", dash.pauses)
 	handle("GET /v1/thresholds", "thresholds", dash.thresholds)
 	handle("GET /v1/flows/{machine}/definition", "flows", dash.flowDefinition)
+	web.New().Register(mux) // the dashboard at /, no auth: its assets hold no data
 	mux.Handle("GET /metrics", d.auth(d.metrics.handler().ServeHTTP))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "alive"})
