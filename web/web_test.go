@@ -54,7 +54,7 @@ func TestPageAndAssets(t *testing.T) {
 	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 	assert.NotContains(t, web.CSP, "unsafe-inline")
 
-	refs := regexp.MustCompile(`(?:src|href)="([^"#]+)"`).FindAllStringSubmatch(page, -1)
+	refs := regexp.MustCompile(`(?:src|href)="([^"#:]+)"`).FindAllStringSubmatch(page, -1)
 	require.NotEmpty(t, refs)
 	for _, m := range refs {
 		ref := m[1]
