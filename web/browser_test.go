@@ -269,7 +269,7 @@ func (b *browser) screenshot(t *testing.T, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
 	require.NoError(t, err)
 	for _, dir := range []string{b.shots, os.Getenv("RINGRIFT_SCREENSHOT_DIR")} {
 		if dir != "" {
@@ -296,4 +296,9 @@ func (b *browser) requested() []*network.Request {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return slices.Clone(b.requests)
+}
+
+func jsonDecode(resp *http.Response, v any) error {
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
 }

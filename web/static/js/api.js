@@ -127,10 +127,12 @@ export class SSE {
       const { value, done } = await reader.read();
       if (done) return;
       buf += value;
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        let line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
+      // walk the lines with an index and cut the buffer once per chunk:
+      // slicing per line would copy the rest of the chunk for each one
+      let at = 0, nl;
+      while ((nl = buf.indexOf("\n", at)) >= 0) {
+        let line = buf.substring(at, nl);
+        at = nl + 1;
         if (line.endsWith("\r")) line = line.slice(0, -1);
         if (line === "") {
           if (data !== "") {
@@ -144,13 +146,14 @@ export class SSE {
         }
         if (line[0] === ":") continue;
         const c = line.indexOf(":");
-        const field = c < 0 ? line : line.slice(0, c);
-        let val = c < 0 ? "" : line.slice(c + 1);
-        if (val[0] === " ") val = val.slice(1);
+        const field = c < 0 ? line : line.substring(0, c);
+        let val = c < 0 ? "" : line.substring(c + 1);
+        if (val[0] === " ") val = val.substring(1);
         if (field === "id") id = val;
         else if (field === "event") type = val;
         else if (field === "data") data = data ? data + "\n" + val : val;
       }
+      buf = buf.substring(at);
     }
   }
 }

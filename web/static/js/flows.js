@@ -2,7 +2,8 @@
 // /v1/flows/{machine}/definition): the states in definition order, left to
 // right, with how many keys are in each; transitions going right arc above,
 // going left arc below, staying loop over the state. Hover a transition for
-// its label; the table below lists them all.
+// its label; transitions from every state are named below it, and the
+// table lists them all.
 import { el, clear } from "./dom.js";
 
 const NS = "http://www.w3.org/2000/svg";
@@ -36,7 +37,12 @@ export function renderFlow(container, def) {
     markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, svg("path", { d: "M0,0 L10,5 L0,10 z", fill: "#5b6470" }))));
   const cx = (i) => 10 + i * W + W / 2;
   const edges = [];
-  for (const t of def.transitions) for (const f of t.from) edges.push({ from: f, to: t.to, label: t.label, event: t.event });
+  // transitions from every state are listed under the drawing, not drawn
+  const fromAny = def.transitions.filter((t) => t.from.length === def.states.length);
+  for (const t of def.transitions) {
+    if (t.from.length === def.states.length) continue;
+    for (const f of t.from) edges.push({ from: f, to: t.to, label: t.label, event: t.event });
+  }
   // parallel edges between the same pair share an arc height step
   const seen = new Map();
   for (const e of edges) {
@@ -70,6 +76,9 @@ export function renderFlow(container, def) {
     root.append(g);
   });
   container.append(root);
+  if (fromAny.length) {
+    container.append(el("p", { class: "muted" }, "From any state: " + fromAny.map((t) => `${t.label} → ${t.to}`).join("; ") + "."));
+  }
   const table = el("table", { class: "grid" }, el("thead", {}, el("tr", {}, el("th", {}, "from"), el("th", {}, "event"), el("th", {}, "to"))));
   const tb = el("tbody");
   for (const t of def.transitions) tb.append(el("tr", {}, el("td", {}, t.from.join(", ")), el("td", {}, t.label), el("td", {}, t.to)));
