@@ -163,10 +163,7 @@ func (a *dashAPI) flowDefinition(w http.ResponseWriter, r *http.Request) {
 	if a.notReady(w) {
 		return
 	}
-	doc := flowDoc{Name: def.Name, Initial: def.Initial, States: def.States, Counts: map[string]int{}}
-	for _, s := range def.States {
-		doc.Counts[s] = 0
-	}
+	doc := flowDoc{Name: def.Name, Initial: def.Initial, States: def.States}
 	for _, t := range def.Transitions {
 		label := t.Label
 		if label == "" {
@@ -174,26 +171,7 @@ func (a *dashAPI) flowDefinition(w http.ResponseWriter, r *http.Request) {
 		}
 		doc.Transitions = append(doc.Transitions, flowTransition{Event: fsm.Base(t.Event), From: t.From, To: t.To, Label: label})
 	}
-	a.d.eng.read(func(g *engine.Engine) {
-		m := g.Machines()
-		if def.Name == flows.PipelineMachine {
-			keys := append(event.ConfigKeys(), m.PipelineKeys()...)
-			slices.Sort(keys)
-			for _, k := range slices.Compact(keys) {
-				state := def.Initial
-				if p := m.Pipeline(k); p != nil {
-					state = p.State
-				}
-				doc.Counts[state]++
-			}
-			return
-		}
-		for _, id := range m.NodeKeys() {
-			if n := m.Node(id); n != nil {
-				doc.Counts[n.State]++
-			}
-		}
-	})
+	a.d.eng.read(func(g *engine.Engine) { doc.Counts = stateCounts(g.Machines(), def.Name) })
 	writeJSON(w, http.StatusOK, doc)
 }
 

@@ -182,3 +182,24 @@ func TestPauses(t *testing.T) {
 	_, b = get(t, base+"/v1/pauses")
 	assert.JSONEq(t, `{"cluster":[],"configs":{"hex8_2p":["quality"]}}`, string(b))
 }
+
+// TestFlowMetrics: /metrics has the configs per state, the stuck ones with
+// how long, the nodes per state and readiness.
+func TestFlowMetrics(t *testing.T) {
+	base, _ := testDaemon(t, func(c *Config) { c.Policies = 0 })
+	started := time.Now().Add(-25 * time.Hour).UTC().Format(time.RFC3339)
+	postAll(t, base,
+		fmt.Sprintf(`{"type":"training_started","config_key":"hex8_2p","time":%q,"payload":{}}`, started),
+		`{"type":"training_started","config_key":"square8_2p","payload":{}}`,
+		`{"type":"health_check_failed","node_id":"gpu-1","payload":{}}`,
+	)
+	code, b := get(t, base+"/metrics")
+	require.Equal(t, 200, code)
+	text := string(b)
+	assert.Contains(t, text, `ringriftd_pipelines{state="training"} 2`)
+	assert.Contains(t, text, `ringriftd_pipelines{state="collecting"} 10`)
+	assert.Contains(t, text, `ringriftd_nodes{state="degraded"} 1`)
+	assert.Contains(t, text, `ringriftd_ready 1`)
+	assert.Regexp(t, `ringriftd_pipeline_stuck_seconds\{config="hex8_2p",state="training"\} 9\d{4}`, text, "25 h in training, limit 24 h")
+	assert.NotContains(t, text, `ringriftd_pipeline_stuck_seconds{config="square8_2p"`, "training for a moment")
+}
