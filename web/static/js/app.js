@@ -163,8 +163,8 @@ new ResizeObserver(() => resizeEloChart()).observe($("elo-chart"));
 
 // --- live stream ----------------------------------------------------------
 let live = null;
-function onEvent(e) {
-  state.received++;
+function onEvent(e, backfill) {
+  if (backfill !== true) state.received++;
   state.head = e.seq;
   state.dirty = true;
   if (e.type === "curriculum_rebalanced") state.lastRebalance = e;
@@ -205,7 +205,7 @@ async function start() {
   const head = ready.seq || 0;
   if (head > 0) {
     const page = await get(`/v1/events?after=${Math.max(0, head - 200)}&limit=200`);
-    for (const e of page.events) onEvent(e);
+    for (const e of page.events) onEvent(e, true);
   }
   new SSE("/v1/stream", onEvent, onState).start(head > 0 ? head : undefined);
 }

@@ -53,7 +53,7 @@ export function renderPipelines(pipes, elo, pauses, thresholds, health) {
         el("dt", {}, "champion"), el("dd", { title: p.champion || "" }, short(p.champion),
           e.champion_elo !== undefined && e.champion_elo !== null ? ` · Elo ${fmtNum(e.champion_elo)}` : ""),
         el("dt", {}, "last outcome"), el("dd", {}, out ? el("span", { class: `outcome-${out.outcome}` },
-          `${out.outcome}${out.gate ? " at " + out.gate : ""} (iteration ${out.iteration})`) : "—"),
+          `${out.outcome}${out.gate ? ", gate " + out.gate : ""} (iteration ${out.iteration})`) : "—"),
         p.failures && (p.failures.training || p.failures.evaluation || p.failures.sync)
           ? [el("dt", {}, "failures"), el("dd", {}, `training ${p.failures.training}, evaluation ${p.failures.evaluation}, sync ${p.failures.sync}`)]
           : null,
