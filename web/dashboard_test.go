@@ -82,6 +82,24 @@ func TestDashboard(t *testing.T) {
 		b.screenshot(t, "events")
 	})
 
+	t.Run("EventSource receives named events", func(t *testing.T) {
+		// what the README says: event: is the type, so a listener of the
+		// type gets the message, onmessage does not
+		eval[bool](t, b, `(() => { window.__es = {named: null, unnamed: 0};
+		  const es = new EventSource("/v1/stream?type=new_games");
+		  es.onmessage = () => { window.__es.unnamed++; };
+		  es.addEventListener("new_games", (m) => { window.__es.named = {id: m.lastEventId, data: JSON.parse(m.data)}; es.close(); });
+		  es.onopen = () => { window.__es.open = true; };
+		  return true; })()`)
+		b.waitFor(t, `window.__es.open === true`, 5*time.Second)
+		seq := d.post(t, `{"type":"new_games","config_key":"hex8_2p","node_id":"es-probe","payload":{"games":2}}`)
+		b.waitFor(t, `window.__es.named !== null`, 5*time.Second)
+		got := eval[map[string]any](t, b, `window.__es.named`)
+		assert.Equal(t, fmt.Sprint(seq), got["id"])
+		assert.Equal(t, "es-probe", got["data"].(map[string]any)["node_id"])
+		assert.Equal(t, 0, eval[int](t, b, `window.__es.unnamed`), "onmessage sees no named event")
+	})
+
 	t.Run("the Elo chart has the history's points", func(t *testing.T) {
 		b.do(t, chromedp.Navigate(d.base+"/#elo"))
 		b.waitFor(t, `document.getElementById('elo-config').value !== '' && document.getElementById('elo-chart').dataset.points !== undefined`, 10*time.Second)
