@@ -124,6 +124,7 @@ const loaders = {
 };
 
 async function refresh(force) {
+  if (document.hidden && !force) return; // a background tab asks nothing
   if (state.busy) { state.dirty = true; return; }
   const now = performance.now();
   if (!force && !(state.dirty && now - state.lastRefresh > 1000) && now - state.lastRefresh < 5000) return;

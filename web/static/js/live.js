@@ -1,12 +1,13 @@
 // live.js: the live event list. Events from the stream go into a bounded
-// ring; the list is drawn once per animation frame, newest first, at most
-// ROWS rows, so that a thousand events a second cost a few DOM rows per
-// frame and never an unbounded list.
+// ring; the list is drawn at most ten times a second, in an animation frame,
+// newest first, at most ROWS rows, so that a thousand events a second never
+// make an unbounded list or a layout per event.
 import { get } from "./api.js";
 import { el, clear, fmtTime } from "./dom.js";
 
 const KEEP = 5000; // envelopes kept for filtering and clicks
 const ROWS = 250; // rows drawn
+const DRAW_HZ = 10; // list draws per second, at most
 
 export class LiveList {
   constructor(catalog) {
@@ -14,6 +15,7 @@ export class LiveList {
     this.ring = [];
     this.pending = [];
     this.scheduled = false;
+    this.lastDraw = 0;
     this.paused = false;
     this.filter = { type: "", category: "", config: "", node: "" };
     this.tbody = document.querySelector("#event-list tbody");
@@ -53,8 +55,12 @@ export class LiveList {
     this.pending.push(e);
     if (this.pending.length > ROWS) this.pending.splice(0, this.pending.length - ROWS);
     if (!this.scheduled) {
+      // at most DRAW_HZ draws a second, each in an animation frame: nobody
+      // reads a thousand rows a second, and fewer layouts leave the page
+      // responsive
       this.scheduled = true;
-      requestAnimationFrame(() => this.flush());
+      const wait = Math.max(0, this.lastDraw + 1000 / DRAW_HZ - performance.now());
+      setTimeout(() => requestAnimationFrame(() => this.flush()), wait);
     }
   }
 
@@ -68,15 +74,23 @@ export class LiveList {
   // flush draws what arrived since the last frame.
   flush() {
     this.scheduled = false;
+    this.lastDraw = performance.now();
     const batch = this.pending;
     this.pending = [];
     if (this.paused) return;
-    const frag = document.createDocumentFragment();
-    for (let i = batch.length - 1; i >= 0; i--) {
-      if (this.matches(batch[i])) frag.appendChild(this.row(batch[i]));
+    const rows = [];
+    for (let i = batch.length - 1; i >= 0 && rows.length < ROWS; i--) {
+      if (this.matches(batch[i])) rows.push(this.row(batch[i]));
     }
-    this.tbody.insertBefore(frag, this.tbody.firstChild);
-    while (this.tbody.childElementCount > ROWS) this.tbody.lastElementChild.remove();
+    if (rows.length >= ROWS) {
+      this.tbody.replaceChildren(...rows); // all new: one swap
+    } else if (rows.length) {
+      // drop the oldest first, then prepend: one insertion
+      for (let n = this.tbody.childElementCount + rows.length - ROWS; n > 0; n--) this.tbody.lastElementChild.remove();
+      const frag = document.createDocumentFragment();
+      frag.append(...rows);
+      this.tbody.insertBefore(frag, this.tbody.firstChild);
+    }
     this.count();
   }
 
