@@ -45,12 +45,24 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// binDir holds the daemon built for the tests; TestMain removes it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // buildDaemon builds cmd/ringriftd once per test binary.
 var buildDaemon = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "ringriftd-web")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "ringriftd")
 	out, err := exec.Command("go", "build", "-o", bin, "../cmd/ringriftd").CombinedOutput()
 	if err != nil {
