@@ -16,7 +16,8 @@ import (
 // folded from such events encodes, and restores to the same state. Every
 // kind of time a checkpoint keeps is exercised: a pipeline's entry into its
 // state, a node's last recovery event, a daemon's last sighting, the
-// curriculum advances the policies remember, and the machines' histories.
+// curriculum advances the policies remember, the Elo history and the
+// machines' histories.
 func TestCheckpointAnyTime(t *testing.T) {
 	for name, at := range map[string]time.Time{
 		"year 58862":  time.Date(58862, 2, 20, 10, 0, 0, 0, time.UTC),
@@ -31,6 +32,7 @@ func TestCheckpointAnyTime(t *testing.T) {
 				`{"type":"node_unhealthy","node_id":"gpu-01"}`,
 				`{"type":"daemon_started","payload":{"daemon":"selfplay"}}`,
 				`{"type":"curriculum_advanced","config_key":"hex8_3p","payload":{"new_tier":1}}`,
+				`{"type":"elo_updated","config_key":"hex8_2p","payload":{"participant":"m1","elo":1600}}`,
 			} {
 				e, err := event.Decode([]byte(raw))
 				require.Nil(t, err, raw)

@@ -21,8 +21,9 @@ import (
 // CheckpointVersion is the format version of MarshalCheckpoint's data. A
 // checkpoint of another version is ignored and the state rebuilt.
 // Version 2 added the policies' memory; version 3 writes times as unix
-// milliseconds, so that any time a journal holds encodes.
-const CheckpointVersion = 3
+// milliseconds, so that any time a journal holds encodes; version 4 adds
+// the Elo history.
+const CheckpointVersion = 4
 
 // Options configure an Engine.
 type Options struct {

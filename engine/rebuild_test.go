@@ -12,6 +12,7 @@ import (
 	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/internal/gen"
 	"github.com/ringrift/ringriftd/journal"
+	"github.com/ringrift/ringriftd/projections"
 )
 
 func views(t *testing.T, g *engine.Engine) map[string]string {
@@ -20,7 +21,24 @@ func views(t *testing.T, g *engine.Engine) map[string]string {
 	for _, p := range engine.Projections {
 		out[p.String()] = string(g.JSON(p))
 	}
+	// The Elo history of every config (GET /v1/elo/{config}/history).
+	for _, k := range g.Elo().Configs() {
+		b, ok := projections.EloHistoryJSON(g.Elo(), k)
+		require.True(t, ok)
+		out["elo_history/"+k] = string(b)
+	}
 	return out
+}
+
+// historyPoints counts the Elo history's rating points and champion changes
+// over every config.
+func historyPoints(g *engine.Engine) (points, champions int) {
+	for _, k := range g.Elo().Configs() {
+		p, c, _, _ := g.Elo().History(k)
+		points += len(p)
+		champions += len(c)
+	}
+	return points, champions
 }
 
 // TestRebuildEqualsLive folds generated streams live through the sequencer,
@@ -84,6 +102,11 @@ func rebuildEqualsLive(t *testing.T, n int, mode flows.Enforcement, pol flows.Po
 	require.Greater(t, refused, 0, "bad events are mixed in")
 	require.Greater(t, j.Durable(), uint64(n/2), "most events are journaled")
 	want := views(t, live)
+	points, champions := historyPoints(live)
+	require.Greater(t, points, 0, "the stream rates models: the Elo history is compared")
+	if pol != 0 {
+		require.Greater(t, champions, 0, "the promotion policy promotes models: the champion history is compared")
+	}
 
 	scratch := engine.New(engine.Options{Enforcement: mode})
 	require.NoError(t, j.Scan(1, journal.Filter{}, func(e *event.Event) error { scratch.Fold(e); return nil }))

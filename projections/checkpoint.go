@@ -28,6 +28,7 @@ type eloConfigCheckpoint struct {
 	ChampionElo float64                     `json:"champion_elo"`
 	Ratings     map[string]ratingCheckpoint `json:"ratings"`
 	Series      seriesCheckpoint            `json:"series"`
+	History     historyCheckpoint           `json:"history"`
 }
 
 type ratingCheckpoint struct {
@@ -60,6 +61,7 @@ func (e *Elo) MarshalJSON() ([]byte, error) {
 		for i, p := range s.pts {
 			cc.Series.T[i], cc.Series.Y[i] = p.t, p.y
 		}
+		cc.History = c.history.checkpoint()
 		cp.Configs[k] = cc
 	}
 	return json.Marshal(cp)
@@ -86,6 +88,9 @@ func (e *Elo) UnmarshalJSON(b []byte) error {
 		}
 		if err := c.series.restore(cc.Series); err != nil {
 			return fmt.Errorf("%w: config %s: %v", ErrCheckpointInvalid, k, err)
+		}
+		if !c.history.restore(cc.History) {
+			return fmt.Errorf("%w: config %s: history", ErrCheckpointInvalid, k)
 		}
 	}
 	*e = *out

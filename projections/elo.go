@@ -43,6 +43,7 @@ type eloConfig struct {
 	championElo float64
 	ratings     map[string]Rating
 	series      series
+	history     eloHistory // elo_history.go
 }
 
 func newEloConfig() *eloConfig {
@@ -173,6 +174,7 @@ func (e *Elo) Apply(ev *event.Event) EloChange {
 		ch.Champion = c.champion != to || c.championElo != r
 		c.champion, c.championElo = to, r
 	}
+	c.history.record(ev, &ch, c)
 	return ch
 }
 
@@ -386,7 +388,7 @@ func (e *Elo) Trend(config string) string { return e.Velocity(config).Trend }
 func (e *Elo) Clone() *Elo {
 	out := &Elo{configs: make(map[string]*eloConfig, len(e.configs)), keys: slices.Clone(e.keys)}
 	for k, c := range e.configs {
-		n := &eloConfig{champion: c.champion, championElo: c.championElo, ratings: maps.Clone(c.ratings)}
+		n := &eloConfig{champion: c.champion, championElo: c.championElo, ratings: maps.Clone(c.ratings), history: c.history.clone()}
 		c.series.cloneInto(&n.series)
 		out.configs[k] = n
 	}

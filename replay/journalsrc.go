@@ -16,6 +16,8 @@ import (
 type JournalSource struct {
 	s   *journal.Snapshot
 	dir string
+	// borrowed: the journal belongs to the caller (Live); Close leaves it open.
+	borrowed bool
 }
 
 var (
@@ -48,8 +50,13 @@ func (j *JournalSource) Name() string {
 	return "journal " + j.dir
 }
 
-// Close closes the snapshot.
-func (j *JournalSource) Close() error { return j.s.Close() }
+// Close closes the snapshot (not a Live source's journal).
+func (j *JournalSource) Close() error {
+	if j.borrowed {
+		return nil
+	}
+	return j.s.Close()
+}
 
 // Last is the last seq of the journal.
 func (j *JournalSource) Last() uint64 { return j.s.Durable() }

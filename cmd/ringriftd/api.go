@@ -19,6 +19,7 @@ import (
 	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/journal"
 	"github.com/ringrift/ringriftd/projections"
+	"github.com/ringrift/ringriftd/web"
 )
 
 // routes returns the daemon's HTTP handler (daemon.md).
@@ -42,6 +43,13 @@ func (d *daemon) routes() http.Handler {
 	handle("GET /v1/catalog", "catalog", d.catalog)
 	handle("GET /v1/flows/{machine}", "flows", d.flowDiagram)
 	handle("GET /v1/export", "export", d.export)
+	dash := newDashAPI(d) // dashapi.go: endpoints the dashboard needs
+	handle("GET /v1/elo/{config}/history", "elo_history", dash.eloHistory)
+	handle("GET /v1/lost", "lost", dash.lost)
+	handle("GET /v1/pauses", "pauses", dash.pauses)
+	handle("GET /v1/thresholds", "thresholds", dash.thresholds)
+	handle("GET /v1/flows/{machine}/definition", "flows", dash.flowDefinition)
+	web.New().Register(mux) // the dashboard at /, no auth: its assets hold no data
 	mux.Handle("GET /metrics", d.auth(d.metrics.handler().ServeHTTP))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "alive"})

@@ -104,6 +104,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(add
 		return err
 	}
 	m.reg.MustRegister(newSubscriptionCollector(d.j.Subscriptions))
+	m.reg.MustRegister(newFlowCollector(d)) // flowmetrics.go
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen on %s: %w", cfg.Listen, err), d.j.Close())

@@ -14,7 +14,8 @@ const streamBatch = 1024
 
 // stream is GET /v1/stream: Server-Sent Events with the filters of GET
 // /v1/events. It resumes after Last-Event-ID (or ?after=), catches up from
-// the journal, then follows the durable tail; a comment heartbeat keeps idle
+// the journal, then follows the durable tail; without either it starts at
+// the head, live (after=0 gives everything). A comment heartbeat keeps idle
 // connections open. Each client reads the journal itself, so a slow client
 // slows only itself and never loses an event.
 func (d *daemon) stream(w http.ResponseWriter, r *http.Request) {
@@ -26,13 +27,19 @@ func (d *daemon) stream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	atHead := !r.URL.Query().Has("after")
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			badParam(w, "Last-Event-ID", v, "the seq of the last event received")
 			return
 		}
-		after = n
+		after, atHead = n, false
+	}
+	if atHead {
+		// Taken before the answer's headers go out: whatever lands after
+		// the client sees 200 is delivered.
+		after = d.j.Durable()
 	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
