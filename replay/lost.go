@@ -356,7 +356,7 @@ func (l *lost) fold(e *event.Event) {
 	if decision && e.CausationID != "" {
 		l.checkCause(e)
 	}
-	if len(l.dead) > 0 && e.CausationID != "" {
+	if len(l.dead) > 0 && e.Type == "handler_redelivered" {
 		delete(l.dead, e.CausationID)
 	}
 	if l.o.DuplicateWindow > 0 {
@@ -576,7 +576,7 @@ func (l *lost) finish() {
 	}
 	for _, id := range sortedKeys(l.dead) {
 		d := l.dead[id]
-		l.add(KindDeadLetter, "", fmt.Sprintf("handler %s gave up on seq %d; no redelivery names dead letter %s in its causation_id", d.handler, d.failed, id), d.seq)
+		l.add(KindDeadLetter, "", fmt.Sprintf("handler %s gave up on seq %d; no handler_redelivered names dead letter %s in its causation_id", d.handler, d.failed, id), d.seq)
 	}
 	m := l.eng.Machines()
 	for _, k := range m.PipelineKeys() {
@@ -697,7 +697,11 @@ func rejectionFinding(r *journal.Rejection, h head) Finding {
 		msg += "; " + r.Hint
 	}
 	if r.Batch > 0 {
-		msg += fmt.Sprintf(" (atomic batch of %d events: none landed)", r.Batch)
+		events := "events"
+		if r.Batch == 1 {
+			events = "event"
+		}
+		msg += fmt.Sprintf(" (atomic batch of %d %s: none landed)", r.Batch, events)
 	}
 	where := fmt.Sprintf(" [rejected #%d", r.Seq)
 	if r.Remote == fileLine {

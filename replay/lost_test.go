@@ -161,10 +161,14 @@ func TestLostFindsEachKind(t *testing.T) {
 		redelivered := dead
 		redelivered.Payload = json.RawMessage(`{"handler":"archiver","event_seq":1,"error":"boom","attempts":5}`)
 		res := tj.appendRaw(dead, redelivered)
-		// the archiver's dead letter was answered by a redelivery naming it
-		retry := ev("new_games", "hex8_2p", 1, `{"games":5}`)
-		retry.CausationID = res[1].ID.String()
-		tj.appendRaw(retry)
+		// an event that merely names the exporter's dead letter as its cause
+		// is no redelivery: the letter stays open
+		other := ev("new_games", "hex8_2p", 1, `{"games":5}`)
+		other.CausationID = res[0].ID.String()
+		// the archiver's dead letter was answered by a handler_redelivered
+		retry := event.Event{Type: "handler_redelivered", Source: "ringriftd/subscriptions", Time: t0.Add(time.Minute),
+			CausationID: res[1].ID.String(), Payload: json.RawMessage(`{"handler":"archiver","event_seq":1,"attempts":6}`)}
+		tj.appendRaw(other, retry)
 		f := one(t, tj.lost(replay.LostOptions{}), replay.KindDeadLetter)
 		assert.Equal(t, []uint64{2}, f.Seqs)
 		assert.Contains(t, f.Message, "exporter")

@@ -33,7 +33,7 @@ func OpenURL(base, token string, client *http.Client) (Source, error) {
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return nil, fmt.Errorf("replay: %s: %w", u.Redacted(), err)
+			return nil, fmt.Errorf("%s: %w", u.Redacted(), err)
 		}
 		if resp.StatusCode != http.StatusOK {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -42,7 +42,7 @@ func OpenURL(base, token string, client *http.Client) (Source, error) {
 			if resp.StatusCode == http.StatusUnauthorized {
 				hint = " (set RINGRIFT_TOKEN)"
 			}
-			return nil, fmt.Errorf("replay: GET %s/v1/export: %s%s: %s", u.Redacted(), resp.Status, hint, strings.TrimSpace(string(body)))
+			return nil, fmt.Errorf("GET %s/v1/export: %s%s: %s", u.Redacted(), resp.Status, hint, strings.TrimSpace(string(body)))
 		}
 		return resp.Body, nil
 	}

@@ -37,6 +37,7 @@ func (d *daemon) routes() http.Handler {
 	handle("GET /v1/health", "health", d.projection("health", ""))
 	handle("GET /v1/rejected", "rejected", d.rejected)
 	handle("GET /v1/subscriptions", "subscriptions", d.subscriptions)
+	handle("POST /v1/subscriptions/{name}/redeliver", "redeliver", d.redeliver)
 	handle("GET /v1/catalog", "catalog", d.catalog)
 	handle("GET /v1/flows/{machine}", "flows", d.flowDiagram)
 	handle("GET /v1/export", "export", d.export)
@@ -45,10 +46,7 @@ func (d *daemon) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "alive"})
 	})
 	mux.HandleFunc("GET /readyz", d.readyz)
-	mux.Handle("/v1/", d.auth(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path),
-			"see daemon.md: POST /v1/events, GET /v1/events, /v1/stream, /v1/pipelines …")
-	}))
+	mux.Handle("/v1/", d.auth(fallback(mux, "/v1/")))
 	return mux
 }
 
@@ -59,17 +57,17 @@ func (d *daemon) auth(h http.HandlerFunc) http.HandlerFunc {
 	if d.cfg.Token == "" {
 		return h
 	}
-	want := []byte("Bearer " + d.cfg.Token)
+	want := []byte(d.cfg.Token)
 	return func(w http.ResponseWriter, r *http.Request) {
 		if d.cfg.PublicRead && r.Method == http.MethodGet {
 			h(w, r)
 			return
 		}
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		got, _ := bearer(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			d.metrics.refusals.WithLabelValues(string(event.CodeUnauthorized)).Inc()
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ringriftd"`)
-			writeRefusal(w, event.Errorf(event.CodeUnauthorized, "Authorization", "the header Authorization: Bearer <token> with the daemon's --token",
+			writeRequestRefusal(w, event.Errorf(event.CodeUnauthorized, "Authorization", "the header Authorization: Bearer <token> with the daemon's --token",
 				"missing or wrong bearer token"))
 			return
 		}
@@ -105,12 +103,6 @@ func writeRaw(w http.ResponseWriter, b []byte) {
 
 func writeRefusal(w http.ResponseWriter, e *event.Error) {
 	writeJSON(w, statusOf(e.Code), map[string]*event.Error{"error": e})
-}
-
-// writeError answers an error that is not a refusal of events (not found,
-// a bad query parameter) in the same shape.
-func writeError(w http.ResponseWriter, status int, code, field, msg, hint string) {
-	writeJSON(w, status, map[string]any{"error": map[string]any{"code": code, "index": 0, "field": field, "message": msg, "hint": hint}})
 }
 
 func badParam(w http.ResponseWriter, name, value, want string) {
@@ -273,7 +265,7 @@ func (d *daemon) record(rs ...journal.Rejection) {
 // request landed.
 func (d *daemon) unavailable(w http.ResponseWriter, err error) {
 	d.log.Error("append failed", "err", err)
-	writeRefusal(w, event.Errorf(event.CodeUnavailable, "", "nothing of this request was journaled; retry later",
+	writeRequestRefusal(w, event.Errorf(event.CodeUnavailable, "", "nothing of this request was journaled; retry later",
 		"the journal cannot take appends: %v", err))
 }
 
@@ -370,7 +362,8 @@ func uintParam(w http.ResponseWriter, r *http.Request, name string, def, max uin
 }
 
 // page reads the paging parameters after (default 0) and limit (default
-// 100, at most 10,000); ok false after answering a bad value.
+// 100, 1 to 10,000: limit=0 is refused, since a page of nothing would make
+// a paging client loop for ever); ok false after answering a bad value.
 func page(w http.ResponseWriter, r *http.Request) (after, limit uint64, ok bool) {
 	if after, ok = uintParam(w, r, "after", 0, 0); !ok {
 		return 0, 0, false
@@ -379,7 +372,8 @@ func page(w http.ResponseWriter, r *http.Request) (after, limit uint64, ok bool)
 		return 0, 0, false
 	}
 	if limit == 0 {
-		limit = 100
+		badParam(w, "limit", "0", "an integer 1–10000 (default 100)")
+		return 0, 0, false
 	}
 	return after, limit, true
 }
@@ -427,7 +421,7 @@ func (d *daemon) getEvent(w http.ResponseWriter, r *http.Request) {
 	} else if id, perr := ulid.ParseStrict(key); perr == nil {
 		e, err = d.j.GetByID(id)
 	} else {
-		badParam(w, "seq or id", key, "a seq (1, 2, …) or a 26-character ULID")
+		badPath(w, "key", key, "a seq (1, 2, …) or a 26-character ULID")
 		return
 	}
 	if errors.Is(err, journal.ErrNotFound) {
@@ -448,8 +442,7 @@ func (d *daemon) getEvent(w http.ResponseWriter, r *http.Request) {
 func (d *daemon) projection(name, pathKey string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !d.ready.Load() {
-			writeRefusal(w, event.Errorf(event.CodeUnavailable, "", "retry when GET /readyz answers 200",
-				"ringriftd is catching up with its journal"))
+			writeRequestRefusal(w, catchingUp())
 			return
 		}
 		var b []byte
@@ -484,7 +477,7 @@ func (d *daemon) projection(name, pathKey string) http.HandlerFunc {
 		}
 		key, ok := event.NormalizeConfigKey(r.PathValue(pathKey))
 		if !ok {
-			badParam(w, "config", r.PathValue(pathKey), "a config key such as hex8_2p")
+			badPath(w, "config", r.PathValue(pathKey), "a config key such as hex8_2p")
 			return
 		}
 		if name == "elo" {
@@ -557,6 +550,14 @@ func (d *daemon) subscriptions(w http.ResponseWriter, r *http.Request) {
 		journal.SubscriptionStats
 		Types        []string `json:"types"`
 		DeadLettered uint64   `json:"dead_lettered"`
+		// OpenDeadLetters are its handler_failed events that no
+		// handler_redelivered resolved (derived from the journal).
+		OpenDeadLetters []journal.DeadLetter `json:"open_dead_letters"`
+	}
+	open, err := d.dead.Open("")
+	if err != nil {
+		d.unavailable(w, err)
+		return
 	}
 	out := []sub{}
 	for _, s := range d.j.Subscriptions() {
@@ -564,7 +565,13 @@ func (d *daemon) subscriptions(w http.ResponseWriter, r *http.Request) {
 		if t == nil {
 			t = []string{}
 		}
-		out = append(out, sub{SubscriptionStats: s, Types: t, DeadLettered: s.Failed})
+		mine := []journal.DeadLetter{}
+		for _, dl := range open {
+			if dl.Handler == s.Name {
+				mine = append(mine, dl)
+			}
+		}
+		out = append(out, sub{SubscriptionStats: s, Types: t, DeadLettered: s.Failed, OpenDeadLetters: mine})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"subscriptions": out})
 }

@@ -98,6 +98,7 @@ type daemon struct {
 	subs      []*registered // under subsMu
 	start     time.Time
 	stopping  chan struct{} // closed when the HTTP server shuts down: streams end
+	dead      *journal.DeadLetters
 }
 
 // openDaemon opens the journal with the engine as its hook. The engine is
@@ -118,6 +119,7 @@ func openDaemon(cfg Config, log *slog.Logger, m *metrics) (*daemon, error) {
 		return nil, err
 	}
 	d.j = j
+	d.dead = journal.NewDeadLetters(j)
 	return d, nil
 }
 
