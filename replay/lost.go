@@ -141,8 +141,9 @@ type LostOptions struct {
 	LagLimit   uint64
 	StuckAfter time.Duration
 	// Consumers are the subscriptions' types (from the daemon's
-	// /v1/subscriptions); without them unconsumed and unseen types are not
-	// checked.
+	// /v1/subscriptions); when empty, a journal's own (the types stored with
+	// its cursors) are used; without either, unconsumed and unseen types are
+	// not checked.
 	Consumers []Consumer
 	Progress  Progress
 }
@@ -174,6 +175,12 @@ func Lost(ctx context.Context, src Source, o LostOptions, emit func(*Finding) er
 		}
 		for _, c := range cursors {
 			l.wantTime[c.Cursor+1] = time.Time{}
+		}
+	}
+	if cs, ok := src.(ConsumerSource); ok && len(o.Consumers) == 0 {
+		var err error
+		if o.Consumers, _, err = cs.Consumers(); err != nil {
+			return nil, err
 		}
 	}
 	if ids, ok := src.(IDSource); ok {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -246,6 +247,43 @@ func TestLostFindsEachKind(t *testing.T) {
 		f = one(t, r, replay.KindUnseenType)
 		assert.Contains(t, f.Message, "model_promoted is consumed by trainer")
 	})
+	t.Run("types_from_the_journal", func(t *testing.T) {
+		// the subscription stored its types with its cursor: no
+		// --subscriptions file is needed
+		tj := newJournal(t, 0)
+		tj.add("new_games", "hex8_2p", 0, `{"games":1}`)
+		tj.add("training_started", "hex8_2p", 1, `{}`)
+		sub, err := tj.j.Subscribe("trainer", journal.HandlerFunc(func(context.Context, *event.Event) error { return nil }),
+			journal.SubscribeOptions{Filter: journal.Filter{Types: []string{"training_started", "model_promoted"}}})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { c, _ := tj.j.Cursor("trainer"); return c == 2 }, 5*time.Second, 5*time.Millisecond)
+		sub.Close()
+		r := tj.lost(replay.LostOptions{})
+		f := one(t, r, replay.KindUnconsumedType)
+		assert.Equal(t, []uint64{1}, f.Seqs)
+		assert.Contains(t, f.Message, "new_games")
+		f = one(t, r, replay.KindUnseenType)
+		assert.Contains(t, f.Message, "model_promoted is consumed by trainer")
+	})
+}
+
+// TestLostOldCursorsLeaveTypesUnchecked: a journal whose cursors predate the
+// stored types (fixtures/compat/v1) reports no unconsumed or unseen types:
+// nothing is known of what its subscription wants.
+func TestLostOldCursorsLeaveTypesUnchecked(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS("../fixtures/compat/v1")))
+	src, err := replay.OpenJournal(context.Background(), dir)
+	require.NoError(t, err)
+	defer src.Close()
+	_, ok, err := src.Consumers()
+	require.NoError(t, err)
+	assert.False(t, ok)
+	r, err := replay.CollectLost(context.Background(), src, replay.LostOptions{})
+	require.NoError(t, err)
+	assert.NotContains(t, r.Summary, replay.KindUnconsumedType)
+	assert.NotContains(t, r.Summary, replay.KindUnseenType)
+	assert.Contains(t, r.Summary, replay.KindLaggingSubscription, "the cursor itself is still read")
 }
 
 // TestLostCleanGeneratedJournal runs the report over a generated journal
