@@ -49,15 +49,21 @@ type wire struct {
 // the canonical or compatibility shape (events.md). seq is 0 when the line
 // has none. The refusal is what the daemon would answer for the line.
 func DecodeLine(line []byte) (event.Event, *event.Error) {
+	return DecodeLineWith(event.DefaultValidator, line)
+}
+
+// DecodeLineWith is DecodeLine with a validator of its own (the operator's
+// extra boards: event.NewValidator(0, boards...)).
+func DecodeLineWith(v *event.Validator, line []byte) (event.Event, *event.Error) {
 	var w wire
 	if err := json.Unmarshal(line, &w); err != nil {
 		if !json.Valid(line) {
-			return event.Decode(line) // the decoder's own invalid_json message
+			return v.Decode(line) // the decoder's own invalid_json message
 		}
 		return event.Event{}, event.Errorf(event.CodeNotAnObject, "", "one JSON object per line", "a line must be a JSON object: %v", err)
 	}
 	if w.EventType != nil || w.Timestamp != nil || !strings.HasPrefix(w.Source, event.DecisionSourcePrefix) {
-		e, ref := event.Decode(line)
+		e, ref := v.Decode(line)
 		if ref == nil {
 			e.Seq = w.Seq
 			e.RecordedAt = parseTime(w.RecordedAt)
@@ -92,10 +98,20 @@ func DecodeLine(line []byte) (event.Event, *event.Error) {
 		}
 		e.Time = event.Millis(t)
 	}
-	if ref := event.DefaultValidator.ValidateDecision(&e); ref != nil {
+	if ref := v.ValidateDecision(&e); ref != nil {
 		return e, ref
 	}
 	return e, nil
+}
+
+// SourceOption tunes a file or URL source.
+type SourceOption func(*readerSource)
+
+// WithBoards accepts the configs of the operator's extra boards (the
+// daemon's --boards) in the lines read, which the canonical boards alone
+// would refuse.
+func WithBoards(extra ...string) SourceOption {
+	return func(s *readerSource) { s.v = event.NewValidator(0, extra...) }
 }
 
 func parseTime(s string) time.Time {
@@ -118,6 +134,7 @@ type readerSource struct {
 	// resumable says a broken stream may be reopened after the last seq.
 	resumable bool
 	bad       []journal.Rejection
+	v         *event.Validator // nil: the canonical boards
 	scanned   bool
 	lines     int
 }
@@ -131,15 +148,19 @@ var (
 // shape. Events without a seq are numbered after the event before them (in
 // a dump: by their position); a line whose seq does not rise is not read
 // but reported by Rejected, like a line that does not decode.
-func OpenFile(path string) (Source, error) {
+func OpenFile(path string, opts ...SourceOption) (Source, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	f.Close()
-	return &readerSource{name: "file " + path, open: func(context.Context, uint64) (io.ReadCloser, error) {
+	s := &readerSource{name: "file " + path, open: func(context.Context, uint64) (io.ReadCloser, error) {
 		return os.Open(path)
-	}}, nil
+	}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // NewReader reads NDJSON from r (once: a second scan fails).
@@ -225,7 +246,11 @@ func (s *readerSource) read(ctx context.Context, r io.Reader, from uint64, f Fil
 			if len(line) == 0 {
 				goto next
 			}
-			ev, ref := DecodeLine(line)
+			v := s.v
+			if v == nil {
+				v = event.DefaultValidator
+			}
+			ev, ref := DecodeLineWith(v, line)
 			if ref != nil {
 				s.reject(line, ref)
 				goto next

@@ -14,7 +14,7 @@ import (
 // (daemon.md), as NDJSON. token, when set, is sent as a bearer token. A
 // stream that breaks is reopened after the last seq read (three times at
 // most).
-func OpenURL(base, token string, client *http.Client) (Source, error) {
+func OpenURL(base, token string, client *http.Client, opts ...SourceOption) (Source, error) {
 	u, err := url.Parse(strings.TrimRight(base, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--url %q: want http://host:port", base)
@@ -46,5 +46,9 @@ func OpenURL(base, token string, client *http.Client) (Source, error) {
 		}
 		return resp.Body, nil
 	}
-	return &readerSource{name: "daemon " + u.Redacted(), open: open, resumable: true}, nil
+	s := &readerSource{name: "daemon " + u.Redacted(), open: open, resumable: true}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }

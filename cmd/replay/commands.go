@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/replay"
 )
@@ -391,8 +392,13 @@ func runImport(e *env, c *command, args []string) error {
 	strict := fs.Bool("strict", false, "refuse flow violations instead of journaling them (lenient)")
 	pol := fs.String("policies", "none", "policies that decide on the imported events: none (the file's decisions are kept), all, or a list")
 	asJSON := fs.Bool("json", false, "write the report as JSON")
+	boardList := fs.String("boards", e.getenv("RINGRIFT_BOARDS"), "the daemon's extra boards (its --boards, e.g. `hex12,square25`): their configs are accepted (env RINGRIFT_BOARDS)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	boards, err := event.ParseBoards(*boardList)
+	if err != nil {
+		return fmt.Errorf("--boards: %w", err)
 	}
 	if fs.NArg() != 1 || *into == "" {
 		fs.Usage()
@@ -411,7 +417,7 @@ func runImport(e *env, c *command, args []string) error {
 		defer fh.Close()
 		r = fh
 	}
-	rep, err := replay.Import(e.ctx, r, *into, replay.ImportOptions{Strict: *strict, Policies: set})
+	rep, err := replay.Import(e.ctx, r, *into, replay.ImportOptions{Strict: *strict, Policies: set, Boards: boards})
 	if err != nil {
 		return err
 	}

@@ -269,9 +269,10 @@ func (d *daemon) unavailable(w http.ResponseWriter, err error) {
 		"the journal cannot take appends: %v", err))
 }
 
-// filterFrom reads the event filters of daemon.md from the query; it
-// answers the error itself and returns false on a bad value.
-func filterFrom(w http.ResponseWriter, r *http.Request) (journal.Filter, bool) {
+// filterFrom reads the event filters of daemon.md from the query (config
+// keys against the daemon's boards); it answers the error itself and
+// returns false on a bad value.
+func (d *daemon) filterFrom(w http.ResponseWriter, r *http.Request) (journal.Filter, bool) {
 	q := r.URL.Query()
 	var f journal.Filter
 	if v := q.Get("type"); v != "" {
@@ -296,9 +297,9 @@ func filterFrom(w http.ResponseWriter, r *http.Request) (journal.Filter, bool) {
 		f.Category = v
 	}
 	if v := q.Get("config"); v != "" {
-		k, ok := event.NormalizeConfigKey(v)
-		if !ok {
-			badParam(w, "config", v, "a config key such as hex8_2p")
+		k, err := d.validator.Configs.Normalize(v, "config")
+		if err != nil {
+			badParam(w, "config", v, err.Hint)
 			return f, false
 		}
 		f.ConfigKey = k
@@ -380,7 +381,7 @@ func page(w http.ResponseWriter, r *http.Request) (after, limit uint64, ok bool)
 
 // readEvents is GET /v1/events.
 func (d *daemon) readEvents(w http.ResponseWriter, r *http.Request) {
-	f, ok := filterFrom(w, r)
+	f, ok := d.filterFrom(w, r)
 	if !ok {
 		return
 	}
@@ -475,9 +476,9 @@ func (d *daemon) projection(name, pathKey string) http.HandlerFunc {
 			writeJSON(w, http.StatusOK, m)
 			return
 		}
-		key, ok := event.NormalizeConfigKey(r.PathValue(pathKey))
-		if !ok {
-			badPath(w, "config", r.PathValue(pathKey), "a config key such as hex8_2p")
+		key, kerr := d.validator.Configs.Normalize(r.PathValue(pathKey), "config")
+		if kerr != nil {
+			badPath(w, "config", r.PathValue(pathKey), kerr.Hint)
 			return
 		}
 		if name == "elo" {

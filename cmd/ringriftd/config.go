@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 )
 
@@ -48,6 +49,10 @@ type Config struct {
 	// Thresholds are the policies' thresholds: flows.DefaultThresholds
 	// with what --thresholds FILE (YAML) overrides.
 	Thresholds flows.Thresholds
+	// Boards are the operator's boards beyond the canonical four
+	// (--boards hex12,square25): their configs are accepted everywhere a
+	// config key is parsed.
+	Boards []string
 }
 
 // envName is a flag's environment twin: --data-dir → RINGRIFT_DATA_DIR.
@@ -130,6 +135,8 @@ func (c *Config) flagSet(fs *flag.FlagSet, getenv func(string) string) func() er
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	var thresholds string
 	str(&thresholds, "thresholds", "", "YAML file overriding the policies' thresholds (keys of flows.Thresholds, e.g. elo_gain: 30)")
+	var boards string
+	str(&boards, "boards", "", "extra board names beyond hex8, hexagonal, square8, square19, comma-separated (e.g. hex12): their configs such as hex12_2p are accepted")
 	return func() error {
 		if err := errors.Join(envErrs...); err != nil {
 			return err
@@ -138,6 +145,9 @@ func (c *Config) flagSet(fs *flag.FlagSet, getenv func(string) string) func() er
 			c.Token = getenv(envName("token"))
 		}
 		var err error
+		if c.Boards, err = event.ParseBoards(boards); err != nil {
+			return fmt.Errorf("%w: --boards: %w", errConfig, err)
+		}
 		if c.Thresholds, err = loadThresholds(thresholds); err != nil {
 			return err
 		}

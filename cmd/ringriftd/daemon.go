@@ -109,7 +109,7 @@ func openDaemon(cfg Config, log *slog.Logger, m *metrics) (*daemon, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
-	d := &daemon{cfg: cfg, log: log, metrics: m, validator: event.NewValidator(cfg.MaxPayload), start: time.Now(), stopping: make(chan struct{})}
+	d := &daemon{cfg: cfg, log: log, metrics: m, validator: event.NewValidator(cfg.MaxPayload, cfg.Boards...), start: time.Now(), stopping: make(chan struct{})}
 	opts.Validator = d.validator
 	d.eng = &lockedEngine{g: engine.New(opts)}
 	d.eng.onCommit = d.admitted
