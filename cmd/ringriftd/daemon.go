@@ -146,7 +146,9 @@ func (d *daemon) catchUp(ctx context.Context) error {
 	cp, err := d.j.LoadCheckpoint(checkpointName)
 	switch {
 	case err == nil && cp.Version == engine.CheckpointVersion:
-		if uerr := g.UnmarshalCheckpoint(cp.Data); uerr != nil {
+		if uerr := g.UnmarshalCheckpoint(cp.Data); errors.Is(uerr, engine.ErrThresholdsChanged) {
+			d.log.Warn("the thresholds changed since the engine checkpoint; refolding the whole journal with the new ones", "err", uerr)
+		} else if uerr != nil {
 			d.log.Warn("ignoring the engine checkpoint; rebuilding from the journal", "err", uerr)
 		} else {
 			from = cp.Seq + 1

@@ -96,3 +96,28 @@ func TestSecondDaemonNamesTheHolder(t *testing.T) {
 	assert.Contains(t, string(out), fmt.Sprintf("another process (pid %d) holds the journal in %s", first.cmd.Process.Pid, data))
 	assert.NotContains(t, string(out), "resource temporarily unavailable")
 }
+
+// TestThresholdsChangeRefolds: the engine checkpoint records its thresholds;
+// a restart with others refolds the journal from seq 1 (never a mix), and
+// the next restart with the same ones starts from the checkpoint again.
+func TestThresholdsChangeRefolds(t *testing.T) {
+	cfg := defaultConfig(t)
+	cfg.DataDir, cfg.Listen, cfg.Policies = filepath.Join(t.TempDir(), "data"), "127.0.0.1:0", 0
+	logs := runLogged(t, cfg, func(base string) {
+		code, body := post(t, base+"/v1/events", "application/json", `[{"type":"host_online","node_id":"gpu-1"},
+			{"type":"host_online","node_id":"gpu-2"},{"type":"node_unhealthy","node_id":"gpu-1"}]`)
+		require.Equal(t, 200, code, "%v", body)
+	})
+	assert.Contains(t, logs, `msg="caught up" checkpoint_seq=0 folded=0`)
+
+	cfg.Thresholds.ClusterDegraded, cfg.Thresholds.ClusterCritical = 90, 100
+	var health []byte
+	logs = runLogged(t, cfg, func(base string) { _, health = get(t, base+"/v1/health") })
+	assert.Contains(t, logs, "the thresholds changed since the engine checkpoint; refolding")
+	assert.Contains(t, logs, `msg="caught up" checkpoint_seq=0 folded=3`, "refolded from seq 1")
+	assert.Contains(t, string(health), `"cluster":"healthy"`, "judged with the new thresholds")
+
+	logs = runLogged(t, cfg, nil)
+	assert.NotContains(t, logs, "thresholds changed")
+	assert.Contains(t, logs, `msg="caught up" checkpoint_seq=3 folded=0`, "the shutdown checkpoint has the new thresholds")
+}
