@@ -577,21 +577,6 @@ func (d *daemon) subscriptions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"subscriptions": out})
 }
 
-func (d *daemon) catalog(w http.ResponseWriter, r *http.Request) {
-	type row struct {
-		Name         string        `json:"name"`
-		Value        string        `json:"value"`
-		Category     string        `json:"category"`
-		CrossProcess bool          `json:"cross_process"`
-		Schema       *event.Schema `json:"schema,omitempty"`
-	}
-	var rows []row
-	for _, t := range event.Default().Types() {
-		rows = append(rows, row{Name: t.Name, Value: t.Value, Category: t.Category, CrossProcess: t.CrossProcess, Schema: event.SchemaOf(t.Value)})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"types": rows})
-}
-
 func (d *daemon) flowDiagram(w http.ResponseWriter, r *http.Request) {
 	var text string
 	switch m := r.PathValue("machine"); m {
