@@ -127,6 +127,17 @@ func TestLostFindsEachKind(t *testing.T) {
 		assert.Equal(t, "hex8_2p", *fs[1].Key)
 		assert.Equal(t, []uint64{}, fs[0].Seqs)
 	})
+	t.Run("refused_batches", func(t *testing.T) {
+		tj := newJournal(t, 0)
+		for _, n := range []int{1, 3} {
+			require.NoError(t, tj.j.Reject(journal.Rejection{Code: event.CodeUnknownEventType, Message: "refused", Batch: n,
+				Raw: `{"type":"training_complete"}`}))
+		}
+		fs := findings(tj.lost(replay.LostOptions{}), replay.KindRefused)
+		require.Len(t, fs, 2)
+		assert.Contains(t, fs[0].Message, "(atomic batch of 1 event: none landed)")
+		assert.Contains(t, fs[1].Message, "(atomic batch of 3 events: none landed)")
+	})
 	t.Run("duplicate", func(t *testing.T) {
 		tj := newJournal(t, 0)
 		first := tj.add("new_games", "hex8_2p", 0, `{"games":5}`)
