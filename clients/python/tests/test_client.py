@@ -157,6 +157,17 @@ class DaemonTest(unittest.TestCase):
         out = client.emit_batch(evs)
         self.assertEqual([r["id"] for r in out["results"]], [e["id"] for e in evs])
 
+    def test_compatibility_shape_keeps_its_id(self):
+        # the old bus's event dict (events.md, compatibility input)
+        client = fast_client()
+        old = {"event_type": "NEW_GAMES_AVAILABLE", "payload": {"config_key": "hex8_2p", "games_count": 12, "host": "gpu-07"},
+               "timestamp": 1764000000.5, "source": "SelfplayRunner", "routed": True}
+        first = client.emit_batch([old])["results"][0]
+        self.assertEqual(first["status"], "appended")
+        self.assertEqual(first["id"], old["id"])
+        again = client.emit_batch([old])["results"][0]
+        self.assertEqual((again["status"], again["seq"]), ("duplicate", first["seq"]))
+
     def test_refusal_raises_with_code_field_hint(self):
         client = fast_client()
         with self.assertRaises(Refused) as cm:
