@@ -583,7 +583,8 @@ func (l *lost) finish() {
 	}
 	for _, id := range sortedKeys(l.dead) {
 		d := l.dead[id]
-		l.add(KindDeadLetter, "", fmt.Sprintf("handler %s gave up on seq %d; no handler_redelivered names dead letter %s in its causation_id", d.handler, d.failed, id), d.seq)
+		l.add(KindDeadLetter, "", fmt.Sprintf("handler %s gave up on seq %d; no handler_redelivered names dead letter %s in its causation_id (redeliver: POST /v1/subscriptions/%s/redeliver?seq=%d)",
+			d.handler, d.failed, id, d.handler, d.seq), d.seq)
 	}
 	m := l.eng.Machines()
 	for _, k := range m.PipelineKeys() {

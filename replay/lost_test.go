@@ -184,6 +184,7 @@ func TestLostFindsEachKind(t *testing.T) {
 		f := one(t, tj.lost(replay.LostOptions{}), replay.KindDeadLetter)
 		assert.Equal(t, []uint64{2}, f.Seqs)
 		assert.Contains(t, f.Message, "exporter")
+		assert.Contains(t, f.Message, "POST /v1/subscriptions/exporter/redeliver?seq=2", "the way out")
 	})
 	t.Run("stuck", func(t *testing.T) {
 		tj := newJournal(t, 0)
