@@ -25,7 +25,7 @@ type redeliverFailure struct {
 // body is refused, so that a {"seq": N} body never redelivers them all.
 func (d *daemon) redeliver(w http.ResponseWriter, r *http.Request) {
 	if !d.ready.Load() {
-		writeRefusal(w, catchingUp())
+		writeRequestRefusal(w, catchingUp())
 		return
 	}
 	name := r.PathValue("name")
