@@ -103,7 +103,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(add
 	if err != nil {
 		return errors.Join(err, ln.Close())
 	}
-	m.reg.MustRegister(newSubscriptionCollector(d.j.Subscriptions))
+	m.reg.MustRegister(newSubscriptionCollector(d.j.Subscriptions), deadLetterCollector{d})
 	srv := &http.Server{
 		Handler:           d.routes(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,

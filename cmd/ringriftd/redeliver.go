@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/journal"
 )
@@ -99,4 +101,32 @@ func (d *daemon) subscription(name string) *journal.Subscription {
 		}
 	}
 	return nil
+}
+
+// openDeadLettersDesc is the gauge of open dead letters per subscription.
+var openDeadLettersDesc = prometheus.NewDesc("ringriftd_subscription_dead_letters_open",
+	"Dead letters (handler_failed) of the subscription that no handler_redelivered resolved yet.", []string{"subscription"}, nil)
+
+// deadLetterCollector exports the open dead letters of every running
+// subscription (0 included) and of handlers no longer running, when scraped.
+type deadLetterCollector struct{ d *daemon }
+
+func (c deadLetterCollector) Describe(ch chan<- *prometheus.Desc) { ch <- openDeadLettersDesc }
+
+func (c deadLetterCollector) Collect(ch chan<- prometheus.Metric) {
+	open, err := c.d.dead.Open("")
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(openDeadLettersDesc, err)
+		return
+	}
+	n := map[string]int{}
+	for _, s := range c.d.j.Subscriptions() {
+		n[s.Name] = 0
+	}
+	for _, dl := range open {
+		n[dl.Handler]++
+	}
+	for name, count := range n {
+		ch <- prometheus.MustNewConstMetric(openDeadLettersDesc, prometheus.GaugeValue, float64(count), name)
+	}
 }

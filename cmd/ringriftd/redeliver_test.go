@@ -71,6 +71,8 @@ func TestRedeliverEndpoint(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond, "the dead letter is listed")
 	dl := open[0]
 	url := base + "/v1/subscriptions/flaky/redeliver"
+	_, metrics := get(t, base+"/metrics")
+	assert.Contains(t, string(metrics), `ringriftd_subscription_dead_letters_open{subscription="flaky"} 1`)
 
 	code, body := post(t, fmt.Sprintf("%s?seq=%d", url, dl), "application/json", "")
 	assert.Equal(t, 500, code)
@@ -107,6 +109,8 @@ func TestRedeliverEndpoint(t *testing.T) {
 	assert.Equal(t, r["dead_letter"].(map[string]any)["id"], e.CausationID)
 	assert.Equal(t, map[string]any{"handler": "flaky", "event_seq": float64(2), "attempts": float64(6)}, e.Payload)
 	assert.Empty(t, openDeadLetters(t, base, "flaky"))
+	_, metrics = get(t, base+"/metrics")
+	assert.Contains(t, string(metrics), `ringriftd_subscription_dead_letters_open{subscription="flaky"} 0`)
 	flaky.mu.Lock()
 	assert.Contains(t, flaky.seen, uint64(2), "the handler ran on the original event")
 	flaky.mu.Unlock()
