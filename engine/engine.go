@@ -9,6 +9,8 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,8 +24,14 @@ import (
 // checkpoint of another version is ignored and the state rebuilt.
 // Version 2 added the policies' memory; version 3 writes times as unix
 // milliseconds, so that any time a journal holds encodes; version 4 adds
-// the Elo history.
-const CheckpointVersion = 4
+// the Elo history; version 5 the thresholds the state was folded with.
+const CheckpointVersion = 5
+
+// ErrThresholdsChanged is returned (wrapping ErrCheckpoint) for a checkpoint
+// folded with other thresholds than the engine's: part of the state (the
+// regression memory, the cluster status) depends on them, so the state must
+// be refolded from the first event, never mixed.
+var ErrThresholdsChanged = fmt.Errorf("%w: folded with other thresholds", ErrCheckpoint)
 
 // Options configure an Engine.
 type Options struct {
@@ -222,11 +230,23 @@ type checkpoint struct {
 	Curriculum json.RawMessage `json:"curriculum"`
 	Health     json.RawMessage `json:"health"`
 	Memory     json.RawMessage `json:"memory"`
+	// Thresholds fingerprints the thresholds the state was folded with
+	// (ThresholdsHash).
+	Thresholds string `json:"thresholds"`
+}
+
+// ThresholdsHash fingerprints a set of thresholds: the first 16 bytes of
+// SHA-256 over their JSON, in hex. Two sets hash alike only if every value
+// is the same.
+func ThresholdsHash(t flows.Thresholds) string {
+	b, _ := json.Marshal(t) // a struct of numbers: never fails
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // MarshalCheckpoint encodes the complete state (CheckpointVersion).
 func (g *Engine) MarshalCheckpoint() ([]byte, error) {
-	var cp checkpoint
+	cp := checkpoint{Thresholds: ThresholdsHash(g.opts.Policies.Thresholds)}
 	var err error
 	if cp.Machines, err = g.machines.MarshalJSON(); err != nil {
 		return nil, fmt.Errorf("engine: checkpoint machines: %w", err)
@@ -247,10 +267,15 @@ func (g *Engine) MarshalCheckpoint() ([]byte, error) {
 }
 
 // UnmarshalCheckpoint replaces the state with a checkpoint's. On error the
-// engine is reset to the initial state (rebuild from the start).
+// engine is reset to the initial state (rebuild from the start); a
+// checkpoint folded with other thresholds is ErrThresholdsChanged.
 func (g *Engine) UnmarshalCheckpoint(data []byte) error {
 	var cp checkpoint
 	err := json.Unmarshal(data, &cp)
+	if want := ThresholdsHash(g.opts.Policies.Thresholds); err == nil && cp.Thresholds != want {
+		g.reset()
+		return fmt.Errorf("%w (checkpoint %s, now %s)", ErrThresholdsChanged, cp.Thresholds, want)
+	}
 	if err == nil {
 		g.reset()
 		err = errors.Join(g.machines.UnmarshalJSON(cp.Machines), g.elo.UnmarshalJSON(cp.Elo),

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,4 +86,52 @@ func Players(configKey string) int {
 		return 0
 	}
 	return n
+}
+
+// maxBoardName bounds an operator-added board name.
+const maxBoardName = 32
+
+// ParseBoards parses the operator's extra boards (the daemon's --boards,
+// RINGRIFT_BOARDS): names separated by commas, each a lower-case letter then
+// lower-case letters, digits or underscores, at most 32 characters, so that
+// {board}_{n}p stays unambiguous. Spaces around names and empty entries are
+// ignored; canonical boards may be repeated.
+func ParseBoards(list string) ([]string, error) {
+	var out []string
+	for _, b := range strings.Split(list, ",") {
+		b = strings.TrimSpace(b)
+		if b == "" {
+			continue
+		}
+		if !validBoard(b) {
+			return nil, fmt.Errorf("board %q: want a lower-case letter then lower-case letters, digits or _ (at most %d), e.g. hex12", b, maxBoardName)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func validBoard(b string) bool {
+	if b == "" || len(b) > maxBoardName || b[0] < 'a' || b[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// WellFormedConfigKey normalises a config key of any board that could have
+// been configured ("hex12_2" becomes "hex12_2p"). Folds use it on journaled
+// events, which were validated against the daemon's board list when they
+// were appended: folding a journal must not depend on a flag.
+func WellFormedConfigKey(s string) (string, bool) {
+	board, n, ok := splitConfigKey(s)
+	if !ok || !validBoard(board) {
+		return "", false
+	}
+	return board + "_" + strconv.Itoa(n) + "p", true
 }

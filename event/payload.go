@@ -94,7 +94,7 @@ func (e *Event) EachWeight(fn func(config string, w float64)) {
 		return
 	}
 	_ = eachField(v, func(k, x []byte) error {
-		ck, ok := NormalizeConfigKey(keyString(k))
+		ck, ok := WellFormedConfigKey(keyString(k)) // validated at append, against the daemon's boards
 		w, okw := asNumber(x)
 		if ok && okw {
 			fn(ck, w)

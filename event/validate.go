@@ -104,7 +104,7 @@ func (v *Validator) resolveType(e *Event) *Error {
 }
 
 func unknownType(field, s string) *Error {
-	hint := "see the catalog (GET /v1/catalog or event.Default().Types())"
+	hint := "a type of the catalog (GET /v1/catalog lists them; events.md), e.g. training_completed"
 	if t, ok := Default().Suggest(s); ok {
 		hint = fmt.Sprintf("did you mean %s (%s)?", t.Value, t.Name)
 	}

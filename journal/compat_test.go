@@ -111,6 +111,10 @@ func TestCompatV1(t *testing.T) {
 	cur, err := j.Cursor("compat-subscriber")
 	require.NoError(t, err)
 	assert.Equal(t, uint64(12), cur)
+	cs, err := j.Cursors()
+	require.NoError(t, err)
+	assert.Equal(t, []journal.Cursor{{Name: "compat-subscriber", Cursor: 12}}, cs,
+		"a v1 cursor (8 bytes) reads with its types unknown")
 }
 
 func writeCompatJournal(t *testing.T) {

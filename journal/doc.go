@@ -40,7 +40,7 @@
 //	                                 seq (8) + the event's time in ms (8, big-endian)
 //	'r' rseq                         a rejected-log entry (JSON, see Rejection)
 //	'M' "rejected_dropped"           how many rejected entries were dropped (8)
-//	's' name                         a subscription's cursor: the last seq it handled
+//	's' name                         a subscription's cursor (below)
 //	'k' name                         a checkpoint: version (4) + seq (8) + data
 //
 // An event record is:
@@ -53,6 +53,26 @@
 //	uvarint  len + bytes, for each of: type, config_key, node_id, source,
 //	         causation_id, correlation_id
 //	bytes    the payload, compact JSON, to the end of the value
+//
+// A subscription's cursor value is the last seq it handled (8, big-endian),
+// then, since the second release, the event types it consumes, so that a
+// stopped journal tells what each subscription wants (replay lost checks
+// unconsumed and unseen types from it):
+//
+//	byte     cursor version (cursorTypesVersion = 1)
+//	uvarint  number of types (0: every type), then for each, sorted:
+//	uvarint  len + bytes, the type's wire value
+//
+// A value of exactly 8 bytes is the first release's form: the cursor alone,
+// its types unknown (Cursor.TypesKnown false). Both forms are read; the
+// next save of a running subscription writes the new one. The format byte
+// 'F' stays 1, since every older journal still opens; going back is not
+// promised: the first release's daemon reads the new cursors (their first
+// 8 bytes), but its replay lost refuses them as corrupt.
+//
+// Dead letters are not stored apart: a handler_failed event is open until a
+// later handler_redelivered names its id as causation_id (DeadLetters
+// derives the set from the type index).
 //
 // # Reading a journal another process holds (OpenSnapshot)
 //

@@ -151,7 +151,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
-		return nil, fmt.Errorf("journal: open %s: %w", dir, err)
+		return nil, openError(dir, err)
 	}
 	j := &Journal{
 		opts:    opts,

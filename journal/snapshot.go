@@ -3,7 +3,6 @@ package journal
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -253,12 +252,6 @@ func copyFile(ctx context.Context, src, dst string) error {
 	return err
 }
 
-// Cursor is a subscription's stored cursor.
-type Cursor struct {
-	Name   string `json:"name"`
-	Cursor uint64 `json:"cursor"`
-}
-
 // Cursors returns every stored subscription cursor, by name: what is known of
 // subscriptions when no daemon runs them.
 func (j *Journal) Cursors() ([]Cursor, error) {
@@ -269,11 +262,11 @@ func (j *Journal) Cursors() ([]Cursor, error) {
 	defer it.Close()
 	var out []Cursor
 	for ok := it.First(); ok; ok = it.Next() {
-		v := it.Value()
-		if len(v) != 8 {
-			return nil, fmt.Errorf("%w: cursor %q of %d bytes", ErrCorrupt, it.Key()[1:], len(v))
+		c, err := decodeCursor(string(it.Key()[1:]), it.Value())
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, Cursor{Name: string(it.Key()[1:]), Cursor: binary.BigEndian.Uint64(v)})
+		out = append(out, c)
 	}
 	return out, it.Error()
 }

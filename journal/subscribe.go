@@ -2,7 +2,6 @@ package journal
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,6 +80,10 @@ type Subscription struct {
 	failed    atomic.Uint64
 	panics    atomic.Uint64
 	closeOnce sync.Once
+	// callMu serialises runs of the handler: the subscription's own and a
+	// redelivery's (redeliver.go), so a handler never runs concurrently.
+	callMu sync.Mutex
+	types  []string // stored with the cursor (cursor.go)
 }
 
 // Subscribe starts the named subscription in its own goroutine, owned by the
@@ -98,7 +101,7 @@ func (j *Journal) Subscribe(name string, h Handler, opts SubscribeOptions) (*Sub
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Subscription{j: j, name: name, h: h, opts: opts, cancel: cancel, done: make(chan struct{})}
+	s := &Subscription{j: j, name: name, h: h, opts: opts, cancel: cancel, done: make(chan struct{}), types: cursorTypes(opts.Filter)}
 	s.cursor.Store(cursor)
 	j.subsMu.Lock()
 	if _, ok := j.subs[name]; ok {
@@ -122,7 +125,8 @@ func (j *Journal) Cursor(name string) (uint64, error) {
 		return 0, fmt.Errorf("journal: cursor %q: %w", name, err)
 	}
 	defer closer.Close()
-	return binary.BigEndian.Uint64(v), nil
+	c, err := decodeCursor(name, v)
+	return c.Cursor, err
 }
 
 // Subscriptions returns the stats of the running subscriptions, by name.
@@ -212,9 +216,8 @@ func (s *Subscription) run(ctx context.Context) {
 }
 
 func (s *Subscription) saveCursor() error {
-	var v [8]byte
-	binary.BigEndian.PutUint64(v[:], s.cursor.Load())
-	if err := s.j.db.Set(nameKey(prefixCursor, s.name), v[:], pebble.NoSync); err != nil {
+	v := encodeCursor(s.cursor.Load(), s.types)
+	if err := s.j.db.Set(nameKey(prefixCursor, s.name), v, pebble.NoSync); err != nil {
 		return fmt.Errorf("journal: save cursor %q: %w", s.name, err)
 	}
 	return nil
@@ -269,6 +272,8 @@ func (s *Subscription) call(ctx context.Context, e *event.Event) (err error) {
 			err = fmt.Errorf("handler panicked: %v", r)
 		}
 	}()
+	s.callMu.Lock()
+	defer s.callMu.Unlock()
 	return s.h.Handle(ctx, e)
 }
 

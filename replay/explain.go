@@ -78,7 +78,7 @@ var pauseSetters = map[string]string{
 // Explain tells a config's story from the whole source. now zero means the
 // last event's time.
 func Explain(ctx context.Context, src Source, config string, now time.Time, o FoldOptions) (*Story, error) {
-	if k, ok := event.NormalizeConfigKey(config); ok {
+	if k, ok := event.WellFormedConfigKey(config); ok { // any board: the journal was validated against the daemon's
 		config = k
 	}
 	x := newExplainer(config, o)

@@ -50,6 +50,9 @@ type ImportOptions struct {
 	// Policies decide on the imported events (off by default: the file's
 	// own decisions are kept as they are).
 	Policies flows.PolicySet
+	// Boards are the operator's extra boards (the daemon's --boards): their
+	// configs are accepted.
+	Boards   []string
 	Progress Progress
 	// Thresholds are the policies' (FoldOptions).
 	Thresholds flows.Thresholds
@@ -102,7 +105,8 @@ func Import(ctx context.Context, r io.Reader, dir string, o ImportOptions) (rep 
 		enf = flows.Strict
 	}
 	pc := flows.PolicyConfig{Enabled: o.Policies, Thresholds: o.Thresholds}
-	eng := engine.New(engine.Options{Enforcement: enf, Policies: pc})
+	v := event.NewValidator(0, o.Boards...)
+	eng := engine.New(engine.Options{Enforcement: enf, Policies: pc, Validator: v})
 	var now atomic.Int64 // the recorded_at of the batch being appended
 	j, err := journal.Open(dir, journal.Options{
 		Hook: eng,
@@ -114,9 +118,9 @@ func Import(ctx context.Context, r io.Reader, dir string, o ImportOptions) (rep 
 		},
 		Check: func(e *event.Event) *event.Error {
 			if strings.HasPrefix(e.Source, event.DecisionSourcePrefix) {
-				return event.DefaultValidator.ValidateDecision(e)
+				return v.ValidateDecision(e)
 			}
-			return event.Validate(e)
+			return v.Validate(e)
 		},
 	})
 	if err != nil {
@@ -158,7 +162,7 @@ func Import(ctx context.Context, r io.Reader, dir string, o ImportOptions) (rep 
 		line, rerr := readLine(br)
 		if len(strings.TrimSpace(string(line))) > 0 {
 			rep.Lines++
-			e, ref := DecodeLine(line)
+			e, ref := DecodeLineWith(v, line)
 			if ref != nil {
 				rep.Undecoded++
 				raw, cut := cutRaw(line)

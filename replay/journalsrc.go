@@ -28,6 +28,16 @@ var (
 	_ IDSource       = (*JournalSource)(nil)
 )
 
+// ConsumerSource knows what each subscription consumes without being told
+// (LostOptions.Consumers).
+type ConsumerSource interface {
+	// Consumers returns the subscriptions and their types; ok is false when
+	// any stored subscription's types are unknown.
+	Consumers() (cs []Consumer, ok bool, err error)
+}
+
+var _ ConsumerSource = (*JournalSource)(nil)
+
 // OpenJournal opens the journal in dir for reading; ctx ends the copy of a
 // journal a daemon holds (journal.OpenSnapshot, which says where the copy
 // goes: TMPDIR).
@@ -78,6 +88,25 @@ func (j *JournalSource) HasID(id ulid.ULID) bool {
 
 // Cursors returns the stored subscription cursors.
 func (j *JournalSource) Cursors() ([]journal.Cursor, error) { return j.s.Cursors() }
+
+// Consumers returns the types each subscription stored with its cursor
+// (journal/doc.go); ok is false when there is no cursor, or one written
+// before the journal kept types (its interest is unknown, so no type could
+// be called unconsumed).
+func (j *JournalSource) Consumers() ([]Consumer, bool, error) {
+	cs, err := j.s.Cursors()
+	if err != nil || len(cs) == 0 {
+		return nil, false, err
+	}
+	out := make([]Consumer, 0, len(cs))
+	for _, c := range cs {
+		if !c.TypesKnown {
+			return nil, false, nil
+		}
+		out = append(out, Consumer{Name: c.Name, Types: c.Types})
+	}
+	return out, true, nil
+}
 
 // Scan reads the matching events from seq from on.
 func (j *JournalSource) Scan(ctx context.Context, from uint64, f Filter, fn func(*event.Event) error) error {

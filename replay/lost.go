@@ -126,8 +126,9 @@ type LostOptions struct {
 	LagLimit   uint64
 	StuckAfter time.Duration
 	// Consumers are the subscriptions' types (from the daemon's
-	// /v1/subscriptions); without them unconsumed and unseen types are not
-	// checked.
+	// /v1/subscriptions); when empty, a journal's own (the types stored with
+	// its cursors) are used; without either, unconsumed and unseen types are
+	// not checked.
 	Consumers []Consumer
 	Progress  Progress
 	// Thresholds are the daemon's (FoldOptions).
@@ -161,6 +162,12 @@ func Lost(ctx context.Context, src Source, o LostOptions, emit func(*Finding) er
 		}
 		for _, c := range cursors {
 			l.wantTime[c.Cursor+1] = time.Time{}
+		}
+	}
+	if cs, ok := src.(ConsumerSource); ok && len(o.Consumers) == 0 {
+		var err error
+		if o.Consumers, _, err = cs.Consumers(); err != nil {
+			return nil, err
 		}
 	}
 	if ids, ok := src.(IDSource); ok {
@@ -343,7 +350,7 @@ func (l *lost) fold(e *event.Event) {
 	if decision && e.CausationID != "" {
 		l.checkCause(e)
 	}
-	if len(l.dead) > 0 && e.CausationID != "" {
+	if len(l.dead) > 0 && e.Type == "handler_redelivered" {
 		delete(l.dead, e.CausationID)
 	}
 	if l.o.DuplicateWindow > 0 {
@@ -563,7 +570,8 @@ func (l *lost) finish() {
 	}
 	for _, id := range slices.Sorted(maps.Keys(l.dead)) {
 		d := l.dead[id]
-		l.add(KindDeadLetter, "", fmt.Sprintf("handler %s gave up on seq %d; no redelivery names dead letter %s in its causation_id", d.handler, d.failed, id), d.seq)
+		l.add(KindDeadLetter, "", fmt.Sprintf("handler %s gave up on seq %d; no handler_redelivered names dead letter %s in its causation_id (redeliver: POST /v1/subscriptions/%s/redeliver?seq=%d)",
+			d.handler, d.failed, id, d.handler, d.seq), d.seq)
 	}
 	m := l.eng.Machines()
 	for _, k := range m.PipelineKeys() {
@@ -684,7 +692,11 @@ func rejectionFinding(r *journal.Rejection, h head) Finding {
 		msg += "; " + r.Hint
 	}
 	if r.Batch > 0 {
-		msg += fmt.Sprintf(" (atomic batch of %d events: none landed)", r.Batch)
+		events := "events"
+		if r.Batch == 1 {
+			events = "event"
+		}
+		msg += fmt.Sprintf(" (atomic batch of %d %s: none landed)", r.Batch, events)
 	}
 	where := fmt.Sprintf(" [rejected #%d", r.Seq)
 	if r.Remote == fileLine {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +127,17 @@ func TestLostFindsEachKind(t *testing.T) {
 		assert.Equal(t, "hex8_2p", *fs[1].Key)
 		assert.Equal(t, []uint64{}, fs[0].Seqs)
 	})
+	t.Run("refused_batches", func(t *testing.T) {
+		tj := newJournal(t, 0)
+		for _, n := range []int{1, 3} {
+			require.NoError(t, tj.j.Reject(journal.Rejection{Code: event.CodeUnknownEventType, Message: "refused", Batch: n,
+				Raw: `{"type":"training_complete"}`}))
+		}
+		fs := findings(tj.lost(replay.LostOptions{}), replay.KindRefused)
+		require.Len(t, fs, 2)
+		assert.Contains(t, fs[0].Message, "(atomic batch of 1 event: none landed)")
+		assert.Contains(t, fs[1].Message, "(atomic batch of 3 events: none landed)")
+	})
 	t.Run("duplicate", func(t *testing.T) {
 		tj := newJournal(t, 0)
 		first := tj.add("new_games", "hex8_2p", 0, `{"games":5}`)
@@ -161,13 +173,18 @@ func TestLostFindsEachKind(t *testing.T) {
 		redelivered := dead
 		redelivered.Payload = json.RawMessage(`{"handler":"archiver","event_seq":1,"error":"boom","attempts":5}`)
 		res := tj.appendRaw(dead, redelivered)
-		// the archiver's dead letter was answered by a redelivery naming it
-		retry := ev("new_games", "hex8_2p", 1, `{"games":5}`)
-		retry.CausationID = res[1].ID.String()
-		tj.appendRaw(retry)
+		// an event that merely names the exporter's dead letter as its cause
+		// is no redelivery: the letter stays open
+		other := ev("new_games", "hex8_2p", 1, `{"games":5}`)
+		other.CausationID = res[0].ID.String()
+		// the archiver's dead letter was answered by a handler_redelivered
+		retry := event.Event{Type: "handler_redelivered", Source: "ringriftd/subscriptions", Time: t0.Add(time.Minute),
+			CausationID: res[1].ID.String(), Payload: json.RawMessage(`{"handler":"archiver","event_seq":1,"attempts":6}`)}
+		tj.appendRaw(other, retry)
 		f := one(t, tj.lost(replay.LostOptions{}), replay.KindDeadLetter)
 		assert.Equal(t, []uint64{2}, f.Seqs)
 		assert.Contains(t, f.Message, "exporter")
+		assert.Contains(t, f.Message, "POST /v1/subscriptions/exporter/redeliver?seq=2", "the way out")
 	})
 	t.Run("stuck", func(t *testing.T) {
 		tj := newJournal(t, 0)
@@ -242,6 +259,43 @@ func TestLostFindsEachKind(t *testing.T) {
 		f = one(t, r, replay.KindUnseenType)
 		assert.Contains(t, f.Message, "model_promoted is consumed by trainer")
 	})
+	t.Run("types_from_the_journal", func(t *testing.T) {
+		// the subscription stored its types with its cursor: no
+		// --subscriptions file is needed
+		tj := newJournal(t, 0)
+		tj.add("new_games", "hex8_2p", 0, `{"games":1}`)
+		tj.add("training_started", "hex8_2p", 1, `{}`)
+		sub, err := tj.j.Subscribe("trainer", journal.HandlerFunc(func(context.Context, *event.Event) error { return nil }),
+			journal.SubscribeOptions{Filter: journal.Filter{Types: []string{"training_started", "model_promoted"}}})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { c, _ := tj.j.Cursor("trainer"); return c == 2 }, 5*time.Second, 5*time.Millisecond)
+		sub.Close()
+		r := tj.lost(replay.LostOptions{})
+		f := one(t, r, replay.KindUnconsumedType)
+		assert.Equal(t, []uint64{1}, f.Seqs)
+		assert.Contains(t, f.Message, "new_games")
+		f = one(t, r, replay.KindUnseenType)
+		assert.Contains(t, f.Message, "model_promoted is consumed by trainer")
+	})
+}
+
+// TestLostOldCursorsLeaveTypesUnchecked: a journal whose cursors predate the
+// stored types (fixtures/compat/v1) reports no unconsumed or unseen types:
+// nothing is known of what its subscription wants.
+func TestLostOldCursorsLeaveTypesUnchecked(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS("../fixtures/compat/v1")))
+	src, err := replay.OpenJournal(context.Background(), dir)
+	require.NoError(t, err)
+	defer src.Close()
+	_, ok, err := src.Consumers()
+	require.NoError(t, err)
+	assert.False(t, ok)
+	r, err := replay.CollectLost(context.Background(), src, replay.LostOptions{})
+	require.NoError(t, err)
+	assert.NotContains(t, r.Summary, replay.KindUnconsumedType)
+	assert.NotContains(t, r.Summary, replay.KindUnseenType)
+	assert.Contains(t, r.Summary, replay.KindLaggingSubscription, "the cursor itself is still read")
 }
 
 // TestLostCleanGeneratedJournal runs the report over a generated journal

@@ -59,17 +59,28 @@ var exported = func() *event.Validator {
 // an exported line (one with a seq) is read with any time the journal can
 // hold, years outside 1970–9999 included.
 func DecodeLine(line []byte) (event.Event, *event.Error) {
+	return DecodeLineWith(event.DefaultValidator, line)
+}
+
+// DecodeLineWith is DecodeLine with a validator of its own (the operator's
+// extra boards: event.NewValidator(0, boards...)).
+func DecodeLineWith(v *event.Validator, line []byte) (event.Event, *event.Error) {
 	var w wire
 	if err := json.Unmarshal(line, &w); err != nil {
 		if !json.Valid(line) {
-			return event.Decode(line) // the decoder's own invalid_json message
+			return v.Decode(line) // the decoder's own invalid_json message
 		}
 		return event.Event{}, event.Errorf(event.CodeNotAnObject, "", "one JSON object per line", "a line must be a JSON object: %v", err)
 	}
 	if w.EventType != nil || w.Timestamp != nil || !strings.HasPrefix(w.Source, event.DecisionSourcePrefix) {
-		v := event.DefaultValidator
-		if w.Seq != 0 {
-			v = exported
+		if w.Seq != 0 { // an exported line: what the journal already holds, any time
+			if v == event.DefaultValidator {
+				v = exported
+			} else {
+				ex := *v
+				ex.AnyTime = true
+				v = &ex
+			}
 		}
 		e, ref := v.Decode(line)
 		if ref == nil {
@@ -106,10 +117,20 @@ func DecodeLine(line []byte) (event.Event, *event.Error) {
 		}
 		e.Time = event.Millis(t)
 	}
-	if ref := event.DefaultValidator.ValidateDecision(&e); ref != nil {
+	if ref := v.ValidateDecision(&e); ref != nil {
 		return e, ref
 	}
 	return e, nil
+}
+
+// SourceOption tunes a file or URL source.
+type SourceOption func(*readerSource)
+
+// WithBoards accepts the configs of the operator's extra boards (the
+// daemon's --boards) in the lines read, which the canonical boards alone
+// would refuse.
+func WithBoards(extra ...string) SourceOption {
+	return func(s *readerSource) { s.v = event.NewValidator(0, extra...) }
 }
 
 func parseTime(s string) time.Time {
@@ -138,6 +159,7 @@ type readerSource struct {
 	skipFn  func(*journal.Rejection) error
 	scanned bool
 	lines   int
+	v       *event.Validator // nil: the canonical boards
 }
 
 var (
@@ -159,15 +181,19 @@ func (s *readerSource) onSkip(fn func(*journal.Rejection) error) { s.skipFn = fn
 // shape. Events without a seq are numbered after the event before them (in
 // a dump: by their position); a line whose seq does not rise is not read
 // but reported by Rejected, like a line that does not decode.
-func OpenFile(path string) (Source, error) {
+func OpenFile(path string, opts ...SourceOption) (Source, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	f.Close()
-	return &readerSource{name: "file " + path, open: func(context.Context, uint64) (io.ReadCloser, error) {
+	s := &readerSource{name: "file " + path, open: func(context.Context, uint64) (io.ReadCloser, error) {
 		return os.Open(path)
-	}}, nil
+	}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // NewReader reads NDJSON from r (once: a second scan fails).
@@ -253,7 +279,11 @@ func (s *readerSource) read(ctx context.Context, r io.Reader, from uint64, f Fil
 			if len(line) == 0 {
 				goto next
 			}
-			ev, ref := DecodeLine(line)
+			v := s.v
+			if v == nil {
+				v = event.DefaultValidator
+			}
+			ev, ref := DecodeLineWith(v, line)
 			if ref != nil {
 				if err := s.reject(line, ref); err != nil {
 					return err

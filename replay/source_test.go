@@ -204,6 +204,7 @@ func TestURLSource(t *testing.T) {
 	require.NoError(t, err)
 	_, err = replay.Rebuild(context.Background(), bad, replay.Point{}, replay.FoldOptions{})
 	assert.ErrorContains(t, err, "RINGRIFT_TOKEN")
+	assert.NotContains(t, err.Error(), "replay:", "the command prefixes its name once, itself")
 
 	u, err := replay.OpenURL(srv.URL+"/", "s3cret", nil)
 	require.NoError(t, err)

@@ -14,7 +14,7 @@ import (
 // (daemon.md), as NDJSON. token, when set, is sent as a bearer token. A
 // stream that breaks is reopened after the last seq read (three times at
 // most).
-func OpenURL(base, token string, client *http.Client) (Source, error) {
+func OpenURL(base, token string, client *http.Client, opts ...SourceOption) (Source, error) {
 	u, err := url.Parse(strings.TrimRight(base, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--url %q: want http://host:port", base)
@@ -33,7 +33,7 @@ func OpenURL(base, token string, client *http.Client) (Source, error) {
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return nil, fmt.Errorf("replay: %s: %w", u.Redacted(), err)
+			return nil, fmt.Errorf("%s: %w", u.Redacted(), err)
 		}
 		if resp.StatusCode != http.StatusOK {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -42,9 +42,13 @@ func OpenURL(base, token string, client *http.Client) (Source, error) {
 			if resp.StatusCode == http.StatusUnauthorized {
 				hint = " (set RINGRIFT_TOKEN)"
 			}
-			return nil, fmt.Errorf("replay: GET %s/v1/export: %s%s: %s", u.Redacted(), resp.Status, hint, strings.TrimSpace(string(body)))
+			return nil, fmt.Errorf("GET %s/v1/export: %s%s: %s", u.Redacted(), resp.Status, hint, strings.TrimSpace(string(body)))
 		}
 		return resp.Body, nil
 	}
-	return &readerSource{name: "daemon " + u.Redacted(), open: open, resumable: true}, nil
+	s := &readerSource{name: "daemon " + u.Redacted(), open: open, resumable: true}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }

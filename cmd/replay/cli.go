@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/replay"
 )
 
@@ -31,6 +32,7 @@ type common struct {
 	json               bool
 	now                string
 	noProgress         bool
+	boards             string
 }
 
 // command is one subcommand: its name, one-line summary, usage and example.
@@ -49,6 +51,7 @@ func newFlags(e *env, c *command) (*flag.FlagSet, *common) {
 	fs.BoolVar(&co.json, "json", false, "write JSON for machines instead of text")
 	fs.StringVar(&co.now, "now", "", "judge ages and relative times at `TIME` (default: the last event's time)")
 	fs.BoolVar(&co.noProgress, "no-progress", false, "no progress bar on stderr")
+	fs.StringVar(&co.boards, "boards", e.getenv("RINGRIFT_BOARDS"), "the daemon's extra boards (its --boards, e.g. `hex12,square25`): their configs are accepted in --file and --url lines (env RINGRIFT_BOARDS)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: replay %s [--journal DIR | --file F.ndjson | --url URL] [flags] %s\n\n%s\n\nexample:\n  %s\n\nflags:\n",
 			c.name, c.args, c.help, c.example)
@@ -107,10 +110,15 @@ func (co *common) open(e *env) (replay.Source, error) {
 		return nil, errors.New("one source per call: --journal, --file or --url")
 	case co.journal != "":
 		return replay.OpenJournal(e.ctx, co.journal)
-	case co.file != "":
-		return replay.OpenFile(co.file)
 	}
-	return replay.OpenURL(co.url, e.getenv("RINGRIFT_TOKEN"), &http.Client{Timeout: 0})
+	boards, err := event.ParseBoards(co.boards)
+	if err != nil {
+		return nil, fmt.Errorf("--boards: %w", err)
+	}
+	if co.file != "" {
+		return replay.OpenFile(co.file, replay.WithBoards(boards...))
+	}
+	return replay.OpenURL(co.url, e.getenv("RINGRIFT_TOKEN"), &http.Client{Timeout: 0}, replay.WithBoards(boards...))
 }
 
 // nowTime parses --now; zero means "the last event's time".

@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/replay"
 )
@@ -411,9 +412,14 @@ func runImport(e *env, c *command, args []string) error {
 	strict := fs.Bool("strict", false, "refuse flow violations instead of journaling them (lenient)")
 	pol := fs.String("policies", "none", "policies that decide on the imported events: none (the file's decisions are kept), all, or a list")
 	asJSON := fs.Bool("json", false, "write the report as JSON")
+	boardList := fs.String("boards", e.getenv("RINGRIFT_BOARDS"), "the daemon's extra boards (its --boards, e.g. `hex12,square25`): their configs are accepted (env RINGRIFT_BOARDS)")
 	args, err := parse(e, fs, args)
 	if err != nil {
 		return err
+	}
+	boards, err := event.ParseBoards(*boardList)
+	if err != nil {
+		return fmt.Errorf("--boards: %w", err)
 	}
 	if len(args) != 1 || *into == "" {
 		fs.Usage()
@@ -432,7 +438,7 @@ func runImport(e *env, c *command, args []string) error {
 		defer fh.Close()
 		r = fh
 	}
-	rep, err := replay.Import(e.ctx, r, *into, replay.ImportOptions{Strict: *strict, Policies: set, Thresholds: th.t})
+	rep, err := replay.Import(e.ctx, r, *into, replay.ImportOptions{Strict: *strict, Policies: set, Thresholds: th.t, Boards: boards})
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ func (d *daemon) routes() http.Handler {
 	handle("GET /v1/health", "health", d.projection(engine.Health))
 	handle("GET /v1/rejected", "rejected", d.rejected)
 	handle("GET /v1/subscriptions", "subscriptions", d.subscriptions)
+	handle("POST /v1/subscriptions/{name}/redeliver", "redeliver", d.redeliver)
 	handle("GET /v1/catalog", "catalog", d.catalog)
 	handle("GET /v1/flows/{machine}", "flows", d.flowDiagram)
 	handle("GET /v1/export", "export", d.export)
@@ -55,10 +56,7 @@ func (d *daemon) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "alive"})
 	})
 	mux.HandleFunc("GET /readyz", d.readyz)
-	mux.Handle("/v1/", d.auth(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path),
-			"see docs/spec/daemon.md: POST /v1/events, GET /v1/events, /v1/stream, /v1/pipelines …")
-	}))
+	mux.Handle("/v1/", d.auth(fallback(mux, "/v1/")))
 	return mux
 }
 
@@ -69,17 +67,17 @@ func (d *daemon) auth(h http.HandlerFunc) http.HandlerFunc {
 	if d.cfg.Token == "" {
 		return h
 	}
-	want := []byte("Bearer " + d.cfg.Token)
+	want := []byte(d.cfg.Token)
 	return func(w http.ResponseWriter, r *http.Request) {
 		if d.cfg.PublicRead && r.Method == http.MethodGet {
 			h(w, r)
 			return
 		}
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		got, _ := bearer(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			d.metrics.refusals.WithLabelValues(string(event.CodeUnauthorized)).Inc()
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ringriftd"`)
-			writeRefusal(w, event.Errorf(event.CodeUnauthorized, "Authorization", "the header Authorization: Bearer <token> with the daemon's --token",
+			writeRequestRefusal(w, event.Errorf(event.CodeUnauthorized, "Authorization", "the header Authorization: Bearer <token> with the daemon's --token",
 				"missing or wrong bearer token"))
 			return
 		}
@@ -115,12 +113,6 @@ func writeRaw(w http.ResponseWriter, b []byte) {
 
 func writeRefusal(w http.ResponseWriter, e *event.Error) {
 	writeJSON(w, statusOf(e.Code), map[string]*event.Error{"error": e})
-}
-
-// writeError answers an error that is not a refusal of events (not found,
-// a bad query parameter) in the same shape.
-func writeError(w http.ResponseWriter, status int, code, field, msg, hint string) {
-	writeJSON(w, status, map[string]any{"error": map[string]any{"code": code, "index": 0, "field": field, "message": msg, "hint": hint}})
 }
 
 func badParam(w http.ResponseWriter, name, value, want string) {
@@ -312,13 +304,14 @@ func (d *daemon) record(rs ...journal.Rejection) {
 // request landed.
 func (d *daemon) unavailable(w http.ResponseWriter, err error) {
 	d.log.Error("append failed", "err", err)
-	writeRefusal(w, event.Errorf(event.CodeUnavailable, "", "nothing of this request was journaled; retry later",
+	writeRequestRefusal(w, event.Errorf(event.CodeUnavailable, "", "nothing of this request was journaled; retry later",
 		"the journal cannot take appends: %v", err))
 }
 
-// filterFrom reads the event filters of daemon.md from the query; it
-// answers the error itself and returns false on a bad value.
-func filterFrom(w http.ResponseWriter, r *http.Request) (journal.Filter, bool) {
+// filterFrom reads the event filters of daemon.md from the query (config
+// keys against the daemon's boards); it answers the error itself and
+// returns false on a bad value.
+func (d *daemon) filterFrom(w http.ResponseWriter, r *http.Request) (journal.Filter, bool) {
 	q := r.URL.Query()
 	var f journal.Filter
 	if v := q.Get("type"); v != "" {
@@ -343,9 +336,9 @@ func filterFrom(w http.ResponseWriter, r *http.Request) (journal.Filter, bool) {
 		f.Category = v
 	}
 	if v := q.Get("config"); v != "" {
-		k, ok := event.NormalizeConfigKey(v)
-		if !ok {
-			badParam(w, "config", v, "a config key such as hex8_2p")
+		k, err := d.validator.Configs.Normalize(v, "config")
+		if err != nil {
+			badParam(w, "config", v, err.Hint)
 			return f, false
 		}
 		f.ConfigKey = k
@@ -409,7 +402,8 @@ func uintParam(w http.ResponseWriter, r *http.Request, name string, def, max uin
 }
 
 // page reads the paging parameters after (default 0) and limit (default
-// 100, at most 10,000); ok false after answering a bad value.
+// 100, 1 to 10,000: limit=0 is refused, since a page of nothing would make
+// a paging client loop for ever); ok false after answering a bad value.
 func page(w http.ResponseWriter, r *http.Request) (after, limit uint64, ok bool) {
 	if after, ok = uintParam(w, r, "after", 0, 0); !ok {
 		return 0, 0, false
@@ -418,14 +412,15 @@ func page(w http.ResponseWriter, r *http.Request) (after, limit uint64, ok bool)
 		return 0, 0, false
 	}
 	if limit == 0 {
-		limit = 100
+		badParam(w, "limit", "0", "an integer 1–10000 (default 100)")
+		return 0, 0, false
 	}
 	return after, limit, true
 }
 
 // readEvents is GET /v1/events.
 func (d *daemon) readEvents(w http.ResponseWriter, r *http.Request) {
-	f, ok := filterFrom(w, r)
+	f, ok := d.filterFrom(w, r)
 	if !ok {
 		return
 	}
@@ -466,7 +461,7 @@ func (d *daemon) getEvent(w http.ResponseWriter, r *http.Request) {
 	} else if id, perr := ulid.ParseStrict(key); perr == nil {
 		e, err = d.j.GetByID(id)
 	} else {
-		badParam(w, "seq or id", key, "a seq (1, 2, …) or a 26-character ULID")
+		badPath(w, "key", key, "a seq (1, 2, …) or a 26-character ULID")
 		return
 	}
 	if errors.Is(err, journal.ErrNotFound) {
@@ -516,7 +511,8 @@ func (d *daemon) projection(p engine.Projection) http.HandlerFunc {
 // projection (GET /v1/pipelines/{config}, /v1/elo/{config}).
 func (d *daemon) configProjection(p engine.Projection) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key, valid := event.NormalizeConfigKey(r.PathValue("config"))
+		key, kerr := d.validator.Configs.Normalize(r.PathValue("config"), "config")
+		valid := kerr == nil
 		var stuck time.Duration
 		known := false
 		b, ok := d.render(w, r, func(g *engine.Engine) []byte {
@@ -539,7 +535,7 @@ func (d *daemon) configProjection(p engine.Projection) http.HandlerFunc {
 		case !ok:
 			return
 		case !valid:
-			badParam(w, "config", r.PathValue("config"), "a config key such as hex8_2p")
+			badPath(w, "config", r.PathValue("config"), kerr.Hint)
 			return
 		case !known:
 			writeError(w, http.StatusNotFound, "not_found", "config", fmt.Sprintf("no %s for config %s", p, key), "configs appear with their first event")
@@ -566,8 +562,7 @@ func (d *daemon) configProjection(p engine.Projection) http.HandlerFunc {
 // after answering an error (catching up, journal failed).
 func (d *daemon) render(w http.ResponseWriter, r *http.Request, fn func(*engine.Engine) []byte) (b []byte, ok bool) {
 	if !d.ready.Load() {
-		writeRefusal(w, event.Errorf(event.CodeUnavailable, "", "retry when GET /readyz answers 200",
-			"ringriftd is catching up with its journal"))
+		writeRequestRefusal(w, catchingUp())
 		return nil, false
 	}
 	var seq uint64
@@ -633,6 +628,14 @@ func (d *daemon) subscriptions(w http.ResponseWriter, r *http.Request) {
 		journal.SubscriptionStats
 		Types        []string `json:"types"`
 		DeadLettered uint64   `json:"dead_lettered"`
+		// OpenDeadLetters are its handler_failed events that no
+		// handler_redelivered resolved (derived from the journal).
+		OpenDeadLetters []journal.DeadLetter `json:"open_dead_letters"`
+	}
+	open, err := d.dead.Open("")
+	if err != nil {
+		d.unavailable(w, err)
+		return
 	}
 	out := []sub{}
 	for _, s := range d.j.Subscriptions() {
@@ -640,24 +643,15 @@ func (d *daemon) subscriptions(w http.ResponseWriter, r *http.Request) {
 		if t == nil {
 			t = []string{}
 		}
-		out = append(out, sub{SubscriptionStats: s, Types: t, DeadLettered: s.Failed})
+		mine := []journal.DeadLetter{}
+		for _, dl := range open {
+			if dl.Handler == s.Name {
+				mine = append(mine, dl)
+			}
+		}
+		out = append(out, sub{SubscriptionStats: s, Types: t, DeadLettered: s.Failed, OpenDeadLetters: mine})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"subscriptions": out})
-}
-
-func (d *daemon) catalog(w http.ResponseWriter, r *http.Request) {
-	type row struct {
-		Name         string        `json:"name"`
-		Value        string        `json:"value"`
-		Category     string        `json:"category"`
-		CrossProcess bool          `json:"cross_process"`
-		Schema       *event.Schema `json:"schema,omitempty"`
-	}
-	var rows []row
-	for _, t := range event.Default().Types() {
-		rows = append(rows, row{Name: t.Name, Value: t.Value, Category: t.Category, CrossProcess: t.CrossProcess, Schema: event.SchemaOf(t.Value)})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"types": rows})
 }
 
 func (d *daemon) flowDiagram(w http.ResponseWriter, r *http.Request) {

@@ -51,6 +51,10 @@ type Config struct {
 	// MaxFuture refuses an input time more than this ahead of the daemon's
 	// clock (events.md); 0 turns the check off.
 	MaxFuture time.Duration
+	// Boards are the operator's boards beyond the canonical four
+	// (--boards hex12,square25): their configs are accepted everywhere a
+	// config key is parsed.
+	Boards []string
 }
 
 // DefaultConfig is the configuration of `ringriftd` without flags: the
@@ -114,10 +118,15 @@ func parseConfig(args []string, getenv func(string) string, help io.Writer) (Con
 	f.String(&c.LogLevel, "log-level", "debug, info, warn or error")
 	var thresholds string
 	f.String(&thresholds, "thresholds", "YAML file overriding the policies' thresholds (keys of flows.Thresholds, e.g. elo_gain: 30)")
+	var boards string
+	f.String(&boards, "boards", "extra board names beyond hex8, hexagonal, square8, square19, comma-separated (e.g. hex12): their configs such as hex12_2p are accepted")
 	if err := f.Parse(args, help); err != nil {
 		return c, err
 	}
 	var err error
+	if c.Boards, err = event.ParseBoards(boards); err != nil {
+		return c, fmt.Errorf("%w: --boards: %w", errConfig, err)
+	}
 	if c.Thresholds, err = loadThresholds(thresholds); err != nil {
 		return c, err
 	}

@@ -98,6 +98,7 @@ type daemon struct {
 	subs      []*registered // under subsMu
 	start     time.Time
 	stopping  chan struct{} // closed when the HTTP server shuts down: streams end
+	dead      *journal.DeadLetters
 }
 
 // openDaemon opens the journal with the engine as its hook. The engine is
@@ -108,7 +109,7 @@ func openDaemon(cfg Config, log *slog.Logger, m *metrics) (*daemon, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
-	d := &daemon{cfg: cfg, log: log, metrics: m, validator: event.NewValidator(cfg.MaxPayload), start: time.Now(), stopping: make(chan struct{})}
+	d := &daemon{cfg: cfg, log: log, metrics: m, validator: event.NewValidator(cfg.MaxPayload, cfg.Boards...), start: time.Now(), stopping: make(chan struct{})}
 	d.validator.MaxFuture = cfg.MaxFuture // input only: decisions and folds are not checked against the clock
 	d.validator.Now = time.Now
 	opts.Validator = d.validator
@@ -120,6 +121,7 @@ func openDaemon(cfg Config, log *slog.Logger, m *metrics) (*daemon, error) {
 		return nil, err
 	}
 	d.j = j
+	d.dead = journal.NewDeadLetters(j)
 	return d, nil
 }
 
@@ -146,7 +148,9 @@ func (d *daemon) catchUp(ctx context.Context) error {
 	cp, err := d.j.LoadCheckpoint(checkpointName)
 	switch {
 	case err == nil && cp.Version == engine.CheckpointVersion:
-		if uerr := g.UnmarshalCheckpoint(cp.Data); uerr != nil {
+		if uerr := g.UnmarshalCheckpoint(cp.Data); errors.Is(uerr, engine.ErrThresholdsChanged) {
+			d.log.Warn("the thresholds changed since the engine checkpoint; refolding the whole journal with the new ones", "err", uerr)
+		} else if uerr != nil {
 			d.log.Warn("ignoring the engine checkpoint; rebuilding from the journal", "err", uerr)
 		} else {
 			from = cp.Seq + 1

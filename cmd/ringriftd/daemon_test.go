@@ -116,16 +116,7 @@ func post(t *testing.T, url, contentType, body string, header ...string) (int, m
 
 func get(t *testing.T, url string, header ...string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
-	require.NoError(t, err)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	resp, b := request(t, "GET", url, header...)
 	return resp.StatusCode, b
 }
 

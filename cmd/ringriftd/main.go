@@ -98,17 +98,20 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 // finish in-flight requests, close the handlers, write the checkpoint and
 // close the journal. listening, when set, receives the bound address.
 func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(addr string), handlers ...Handler) error {
+	// Bind first: a daemon whose port is taken must not leave a new, empty
+	// journal directory behind.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	warnInsecure(cfg, log)
 	m := newMetrics()
 	d, err := openDaemon(cfg, log, m)
 	if err != nil {
-		return err
+		return errors.Join(err, ln.Close())
 	}
-	m.reg.MustRegister(newSubscriptionCollector(d.j.Subscriptions))
+	m.reg.MustRegister(newSubscriptionCollector(d.j.Subscriptions), deadLetterCollector{d})
 	m.reg.MustRegister(newFlowCollector(d)) // flowmetrics.go
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return errors.Join(fmt.Errorf("listen on %s: %w", cfg.Listen, err), d.j.Close())
-	}
 	srv := &http.Server{
 		Handler:           d.routes(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -146,5 +149,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(add
 		_ = srv.Close()
 	}
 	cancel()
-	return errors.Join(err, d.close())
+	err = errors.Join(err, d.close())
+	log.Info("ringriftd stopped", "last_seq", d.j.Durable())
+	return err
 }

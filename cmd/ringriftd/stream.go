@@ -19,7 +19,7 @@ const streamBatch = 1024
 // connections open. Each client reads the journal itself, so a slow client
 // slows only itself and never loses an event.
 func (d *daemon) stream(w http.ResponseWriter, r *http.Request) {
-	f, ok := filterFrom(w, r)
+	f, ok := d.filterFrom(w, r)
 	if !ok {
 		return
 	}
