@@ -23,6 +23,16 @@
 // next is being built: that is the group commit that lets many concurrent
 // appenders share one fsync.
 //
+// # Faults
+//
+// An append is answered landed, not landed (ErrNotLanded, ErrDiskFull) or
+// outcome unknown (ErrOutcomeUnknown), never falsely, and never leaves a gap:
+// a read error makes only its own request not landed; a failed write or
+// fsync fails the journal until restart; a free-space reserve
+// (Options.DiskReserve) refuses appends before the disk is full, so that
+// Pebble never meets ENOSPC, and they resume once space is freed. See
+// faults.go and errors.go.
+//
 // # On-disk format (version 1)
 //
 // Keys are byte strings; every seq is 8 bytes big-endian, so keys sort in seq
@@ -36,12 +46,24 @@
 //	'c' len config_key seq           config index: a copy of the event record, so
 //	                                 that one config's events are read by one scan
 //	'n' len node_id seq              node index, empty value
-//	'h' sha256[32]                   content-dedup memory (only with a dedup window):
-//	                                 seq (8) + the event's time in ms (8, big-endian)
+//	'd' sha256[32] time[8] seq[8]    content-dedup memory (only with a dedup window),
+//	                                 one key per event, empty value; time is the
+//	                                 event's time in unix ms, big-endian with the
+//	                                 sign bit flipped, so one key's events sort by
+//	                                 time and a window is one seek
+//	'h' sha256[32]                   the older content-dedup memory, written by
+//	                                 builds before 'd': seq (8) + the event's time
+//	                                 in ms (8, big-endian) of the newest event of
+//	                                 each key only. Still read, no longer written.
+//
 //	'r' rseq                         a rejected-log entry (JSON, see Rejection)
 //	'M' "rejected_dropped"           how many rejected entries were dropped (8)
 //	's' name                         a subscription's cursor: the last seq it handled
 //	'k' name                         a checkpoint: version (4) + seq (8) + data
+//
+// The 'd' form came without a new format version: it adds keys and changes no
+// record, so an older build opening a newer journal reads every event and
+// only misses the newer dedup memory.
 //
 // An event record is:
 //

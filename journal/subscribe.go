@@ -81,6 +81,7 @@ type Subscription struct {
 	failed    atomic.Uint64
 	panics    atomic.Uint64
 	closeOnce sync.Once
+	closeErr  error // the last cursor save's, set by run before done closes
 }
 
 // ErrSubscribed: a subscription of that name is already running.
@@ -151,8 +152,10 @@ func (s *Subscription) Stats() SubscriptionStats {
 		Retries: s.retries.Load(), Failed: s.failed.Load(), Panics: s.panics.Load()}
 }
 
-// Close stops the subscription and waits for it; its cursor is saved.
-func (s *Subscription) Close() {
+// Close stops the subscription and waits for it; its cursor is saved. The
+// error is that save's: when it failed, the next start redelivers from the
+// cursor saved before.
+func (s *Subscription) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel()
 		<-s.done
@@ -160,6 +163,7 @@ func (s *Subscription) Close() {
 		delete(s.j.subs, s.name)
 		s.j.subsMu.Unlock()
 	})
+	return s.closeErr
 }
 
 func (s *Subscription) run(ctx context.Context) {
@@ -191,8 +195,8 @@ func (s *Subscription) run(ctx context.Context) {
 			if err == nil && n < s.opts.BatchEvents {
 				s.cursor.Store(max(s.cursor.Load(), hwm))
 			}
-			if serr := s.saveCursor(); serr != nil {
-				log.Error("saving cursor", "err", serr)
+			if s.closeErr = s.saveCursor(); s.closeErr != nil {
+				log.Error("saving cursor", "err", s.closeErr)
 			}
 			if err != nil {
 				if ctx.Err() != nil {
@@ -207,7 +211,9 @@ func (s *Subscription) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			_ = s.saveCursor()
+			if s.closeErr = s.saveCursor(); s.closeErr != nil {
+				log.Error("saving cursor at close", "err", s.closeErr)
+			}
 			return
 		case <-changed:
 		}
@@ -217,7 +223,7 @@ func (s *Subscription) run(ctx context.Context) {
 func (s *Subscription) saveCursor() error {
 	var v [8]byte
 	binary.BigEndian.PutUint64(v[:], s.cursor.Load())
-	if err := s.j.db.Set(nameKey(prefixCursor, s.name), v[:], pebble.NoSync); err != nil {
+	if err := s.j.writeMeta(false, func(b *pebble.Batch) { _ = b.Set(nameKey(prefixCursor, s.name), v[:], nil) }); err != nil {
 		return fmt.Errorf("journal: save cursor %q: %w", s.name, err)
 	}
 	return nil
