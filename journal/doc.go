@@ -25,13 +25,48 @@
 //
 // # Faults
 //
-// An append is answered landed, not landed (ErrNotLanded, ErrDiskFull) or
-// outcome unknown (ErrOutcomeUnknown), never falsely, and never leaves a gap:
-// a read error makes only its own request not landed; a failed write or
-// fsync fails the journal until restart; a free-space reserve
-// (Options.DiskReserve) refuses appends before the disk is full, so that
-// Pebble never meets ENOSPC, and they resume once space is freed. See
-// faults.go and errors.go.
+// An append is answered landed (its results), not landed (ErrNotLanded;
+// ErrDiskFull is one) or outcome unknown (ErrOutcomeUnknown), never falsely,
+// and a fault never leaves a gap (errors.go says what each means to a caller).
+//
+// A read error while sequencing a request (an id or content-dedup lookup)
+// makes that request not landed, with the cause: nothing of it is written,
+// its hook transaction is rolled back, its seqs are given back and its ids
+// and content keys forgotten. The other requests of the group go on and
+// are answered truthfully, and the journal keeps running: a failed read
+// leaves nothing half-written.
+//
+// A write error (Pebble refusing or panicking on a batch) or a failed fsync
+// fails the journal (ErrFailed, sticky until restart): Pebble's write-ahead
+// log cannot be written after an error, and whether the batch reached the
+// disk is not known. The requests of that group, and of any group handed to
+// Pebble after it, are answered outcome unknown; every later request not
+// landed (disk full when the cause was ENOSPC), since nothing is handed to
+// Pebble any more. What is on disk stays a gap-free prefix: the log is
+// written in order and nothing after the failed write, so a group of
+// unknown outcome is after a restart either wholly there (with everything
+// before it) or absent (with everything after it). Reads keep working;
+// cursor saves and checkpoints are refused (ErrFailed). Pebble panics on a
+// write after its log failed; that panic is recovered, Pebble's commit
+// pipeline is then stuck, and Close leaves Pebble open (the process is to
+// exit and restart).
+//
+// Disk full is guarded before Pebble meets it. Pebble treats a failed write
+// to its manifest as fatal (Logger.Fatalf), and a failure creating or
+// closing a log file while its memtable rotates crashes the process with a
+// runtime error no recover catches. So the sequencer measures the free space
+// of the journal's file system (the FS's GetDiskUsage, statfs) at each group
+// commit and refuses, before writing anything, a request that would leave
+// less than Options.DiskReserve free (default 64 MiB: a memtable flush of
+// 16 MiB, compaction output and a manifest rotation, with headroom): it is
+// answered ErrDiskFull and nothing of it lands. The journal does not fail:
+// reads, cursor saves and checkpoints use the reserve, and appends resume by
+// themselves, gap-free, once space is freed. Where free space cannot be
+// measured (an in-memory file system) the guard is off. Should ENOSPC reach
+// Pebble anyway (space taken by another process faster than the reserve),
+// it is a write error as above, or a crash that a restart recovers like
+// kill -9: acknowledged events are durable, nothing unacknowledged is half
+// there.
 //
 // # On-disk format (version 1)
 //

@@ -11,37 +11,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// Faults: what the journal does when storage fails.
-//
-// A read error while sequencing a request (an id or content-dedup lookup)
-// makes that request "not landed" (ErrNotLanded, with the cause): nothing of
-// it is written, its hook transaction is rolled back and its seqs are given
-// back. The other requests of the group go on and are answered truthfully.
-// The journal keeps running: a failed read leaves nothing half-written.
-//
-// A write error (Pebble refusing or panicking on a batch) or a failed fsync
-// fails the journal (ErrFailed, sticky until restart): Pebble's write-ahead
-// log cannot be written after an error, and whether the batch reached the
-// disk is not known. The requests of that group, and of any group handed to
-// Pebble after it, are answered ErrOutcomeUnknown; every later request
-// ErrNotLanded (ErrDiskFull when the cause was ENOSPC), since nothing is
-// handed to Pebble any more. What is on disk stays a gap-free prefix: the
-// write-ahead log is written in order and nothing is written after the
-// failed write, so a group whose outcome was unknown is either wholly there
-// after a restart (with everything before it) or absent with everything
-// after it. Reads keep working. Cursor saves and checkpoints are refused
-// once the journal failed (ErrFailed).
-//
-// Disk full is guarded before it is met: Pebble treats a failed write to its
-// log or manifest as fatal, so the sequencer measures the free space of the
-// journal's file system (Options.FS's GetDiskUsage) at each group commit and
-// refuses, before writing anything, a request that would leave less than
-// Options.DiskReserve free (ErrDiskFull: not landed). The reserve is what
-// Pebble's own background work (flushing a memtable, compacting, rotating
-// the manifest) needs, and what lets reads, cursor saves and checkpoints go
-// on. Nothing fails: appends resume by themselves once space is freed. When
-// the free space cannot be measured (an in-memory file system), the guard is
-// off.
+// What the journal does when storage fails is in the package doc (doc.go,
+// "Faults"); this file holds it.
 
 // DefaultDiskReserve is Options.DiskReserve's default: room for a memtable
 // flush (MemTableSize, 16 MiB by default), compaction output and a manifest

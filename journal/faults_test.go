@@ -98,7 +98,11 @@ var plans = []struct {
 type faultStats struct {
 	runs, faults, failed, wedged                      int
 	acked, notLanded, diskFull, unknown, refused, dup int
-	byPlan                                            map[string]int
+	// found counts acknowledged events found at their seq on reopening
+	// (after the power cut and after the restart); seqs the seqs checked
+	// gap-free.
+	found, seqs int
+	byPlan      map[string]int
 }
 
 // TestFaultInjection runs seeded rounds of concurrent appends (fresh,
@@ -127,8 +131,8 @@ func TestFaultInjection(t *testing.T) {
 			t.Fatalf("seed %d failed", seed)
 		}
 	}
-	msg := fmt.Sprintf("fault injection: %d runs, %d faults injected %v, %d journals failed (%d wedged); answers: %d acknowledged, %d duplicate, %d refused, %d not landed, %d disk full, %d outcome unknown; lost 0, gaps 0",
-		st.runs, st.faults, st.byPlan, st.failed, st.wedged, st.acked, st.dup, st.refused, st.notLanded, st.diskFull, st.unknown)
+	msg := fmt.Sprintf("fault injection: %d runs, %d faults injected %v, %d journals failed (%d wedged); answers: %d acknowledged, %d duplicate, %d refused, %d not landed, %d disk full, %d outcome unknown; on reopening: %d seqs gap-free, %d acknowledged events found at their seq (lost 0, gaps 0)",
+		st.runs, st.faults, st.byPlan, st.failed, st.wedged, st.acked, st.dup, st.refused, st.notLanded, st.diskFull, st.unknown, st.seqs, st.found)
 	t.Log(msg)
 	if os.Getenv(chaosEnv) != "" {
 		fmt.Println(msg)
@@ -239,7 +243,7 @@ func faultRun(t *testing.T, seed uint64, st *faultStats) {
 
 	// A power cut now: only what was synced.
 	clone := mem.CrashClone(vfs.CrashCloneCfg{})
-	hookHolds(verifyRun(t, seed, clone, all, dedup))
+	hookHolds(verifyRun(t, seed, clone, all, dedup, st))
 
 	// A restart, when Pebble can be closed.
 	cerr := j.Close()
@@ -252,7 +256,7 @@ func faultRun(t *testing.T, seed uint64, st *faultStats) {
 		require.NoError(t, cerr, "seed %d: close", seed)
 	}
 	_ = wedged
-	ids := verifyRun(t, seed, mem, all, dedup)
+	ids := verifyRun(t, seed, mem, all, dedup, st)
 	hookHolds(ids)
 	j2, err := journal.Open("j", journal.Options{FS: mem, DedupWindow: dedup})
 	require.NoError(t, err)
@@ -335,7 +339,7 @@ func classify(t *testing.T, s *sent, failed bool, st *faultStats) {
 
 // verifyRun opens the journal on fs and checks the answers against it. It
 // returns the ids journaled, in seq order.
-func verifyRun(t *testing.T, seed uint64, fs vfs.FS, all []*sent, dedup time.Duration) []ulid.ULID {
+func verifyRun(t *testing.T, seed uint64, fs vfs.FS, all []*sent, dedup time.Duration, st *faultStats) []ulid.ULID {
 	t.Helper()
 	j, err := journal.Open("j", journal.Options{FS: fs, DedupWindow: dedup})
 	require.NoError(t, err, "seed %d: the journal reopens", seed)
@@ -349,6 +353,7 @@ func verifyRun(t *testing.T, seed uint64, fs vfs.FS, all []*sent, dedup time.Dur
 		e := &evs[i]
 		ids[i] = e.ID
 		require.Equal(t, uint64(i+1), e.Seq, "seed %d: gap-free seqs", seed)
+		st.seqs++
 		require.NotContains(t, byID, e.ID, "seed %d: id %s journaled twice", seed, e.ID)
 		byID[e.ID] = e
 	}
@@ -370,6 +375,7 @@ func verifyRun(t *testing.T, seed uint64, fs vfs.FS, all []*sent, dedup time.Dur
 				if r.Status == journal.Appended {
 					require.Equal(t, r.ID, got.ID, "seed %d: acknowledged seq %d holds another event", seed, r.Seq)
 					require.Equal(t, s.evs[i].Type, got.Type)
+					st.found++
 					for d := 1; d <= r.Decisions; d++ {
 						require.Equal(t, r.ID.String(), evs[r.Seq-1+uint64(d)].CausationID, "seed %d: decision after seq %d", seed, r.Seq)
 					}
