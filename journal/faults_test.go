@@ -115,9 +115,9 @@ type faultStats struct {
 // there, every "not landed" answer is true, every "outcome unknown" append
 // is wholly there or wholly absent, and every error said one of those.
 func TestFaultInjection(t *testing.T) {
-	runs := 150
+	runs := 60
 	if testing.Short() {
-		runs = 30
+		runs = 20
 	}
 	if v := os.Getenv(chaosEnv); v != "" {
 		n, err := strconv.Atoi(v)

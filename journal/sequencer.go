@@ -183,7 +183,9 @@ func (j *Journal) process(g *group, r *request) {
 			j.addRejection(g.batch, j.rejection(g, r, &r.events[i], ref, 0))
 			return
 		case st == Refused:
-			r.results[i] = Result{Status: Refused, ID: r.events[i].ID, Refusal: ref}
+			if r.results[i].Status != Refused { // not refused by Check already
+				r.results[i] = Result{Status: Refused, ID: r.events[i].ID, Refusal: ref}
+			}
 			p.rejections = append(p.rejections, j.rejection(g, r, &r.events[i], ref, 0))
 		}
 	}
