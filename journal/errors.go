@@ -52,6 +52,9 @@ var (
 	ErrStop = errors.New("journal: stop")
 )
 
+// errNotHanded: a batch was not given to Pebble (the journal had failed).
+var errNotHanded = errors.New("journal: batch not written")
+
 // notLanded marks err (the cause) as "nothing of the request landed".
 func notLanded(err error) error {
 	if errors.Is(err, ErrNotLanded) {

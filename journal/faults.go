@@ -19,9 +19,6 @@ import (
 // rotation, with headroom.
 const DefaultDiskReserve = 64 << 20
 
-// errNotHanded: the batch was not given to Pebble (the journal had failed).
-var errNotHanded = errors.New("journal: batch not written")
-
 // applyGroup hands a group's batch to Pebble, synced but without waiting
 // for the sync (the sync loop waits). An error is the answer of the group's
 // requests that have none of their own.
