@@ -55,8 +55,8 @@ type Options struct {
 	MemTableSize uint64
 	// DiskReserve is the free space (bytes) an append must leave on the
 	// journal's file system: below it appends are refused with ErrDiskFull
-	// before anything is written, and resume once space is freed (see
-	// faults.go). 0 means DefaultDiskReserve (64 MiB); -1 turns the guard
+	// before anything is written, and resume once space is freed (package
+	// doc, "Faults"). 0 means DefaultDiskReserve (64 MiB); -1 turns the guard
 	// off. The guard is off too where free space cannot be measured.
 	DiskReserve int64
 }
@@ -304,7 +304,7 @@ func (j *Journal) fail(err error) {
 // Close stops the subscriptions, answers every append already queued, waits
 // for the last sync and closes Pebble. It returns what went wrong on the way:
 // a subscription's last cursor save, Pebble's close. A journal wedged by a
-// failed write (see faults.go) cannot close Pebble: it says so and leaves it
+// failed write (package doc, "Faults") cannot close Pebble: it says so and leaves it
 // open, for the process to exit.
 func (j *Journal) Close() error {
 	j.closeMu.Lock()
