@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test lint bench fuzz build
+.PHONY: test lint bench fuzz chaos build
 
 ## test: the whole suite under the race detector, the lint test included.
 test:
@@ -24,6 +24,18 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./event/
 	$(GO) test -run '^$$' -fuzz '^FuzzRecord$$' -fuzztime $(FUZZTIME) ./journal/
+	$(GO) test -run '^$$' -fuzz '^FuzzRawHead$$' -fuzztime $(FUZZTIME) ./replay/
+	$(GO) test -run '^$$' -fuzz '^FuzzRebuildEqualsLive$$' -fuzztime $(FUZZTIME) ./engine/
+
+## chaos: the long fault runs, each printing its figures. Seeded storage
+## faults under the journal (CHAOS_RUNS runs of TestFaultInjection), then
+## the daemon binary SIGKILLed under HTTP load and restarted KILL_ROUNDS
+## times (TestEndToEndKill9). `make test` runs short versions of both.
+CHAOS_RUNS ?= 3000
+KILL_ROUNDS ?= 100
+chaos:
+	RINGRIFT_CHAOS_RUNS=$(CHAOS_RUNS) $(GO) test -v -count=1 -timeout 60m -run '^TestFaultInjection$$' ./journal/
+	RINGRIFT_KILL_ROUNDS=$(KILL_ROUNDS) $(GO) test -v -count=1 -timeout 60m -run '^TestEndToEndKill9$$' ./cmd/ringriftd/
 
 build:
 	$(GO) build $(PKGS)

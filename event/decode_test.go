@@ -121,7 +121,7 @@ func TestEveryInputCodeCovered(t *testing.T) {
 		event.CodeInvalidID, event.CodePayloadTooLarge} {
 		assert.True(t, seen[c], "no refusal case for %s", c)
 	}
-	assert.Len(t, event.Codes, 16)
+	assert.Len(t, event.Codes, 18)
 }
 
 func TestDecodeCanonical(t *testing.T) {

@@ -27,6 +27,13 @@ const (
 	CodeCascadeTooDeep   Code = "cascade_too_deep"
 	CodeUnauthorized     Code = "unauthorized"
 	CodeUnavailable      Code = "unavailable"
+	// CodeInsufficientStorage (507): the disk is full; nothing of the
+	// request landed.
+	CodeInsufficientStorage Code = "insufficient_storage"
+	// CodeOutcomeUnknown (503): the write was handed to storage but storage
+	// failed before confirming it; it may or may not have landed (wholly or
+	// not at all). Retrying with the same ids is safe.
+	CodeOutcomeUnknown Code = "outcome_unknown"
 )
 
 // Codes lists every refusal code, in the order of events.md.
@@ -35,6 +42,7 @@ var Codes = []Code{
 	CodeInvalidField, CodeConflictingField, CodeInvalidConfigKey, CodeInvalidID,
 	CodePayloadTooLarge, CodeBatchTooLarge, CodeIDConflict, CodeFlowViolation,
 	CodePaused, CodeCascadeTooDeep, CodeUnauthorized, CodeUnavailable,
+	CodeInsufficientStorage, CodeOutcomeUnknown,
 }
 
 // ErrRefused is matched (errors.Is) by every *Error.

@@ -110,19 +110,21 @@ func (j *Journal) AppendOne(ctx context.Context, e *event.Event) (Result, error)
 	return res[0], nil
 }
 
+// enqueue queues a request for the sequencer; an error means it was not
+// queued (ErrNotLanded).
 func (j *Journal) enqueue(ctx context.Context, req *request) error {
-	if err := j.Err(); err != nil {
-		return err
+	if j.Err() != nil {
+		return j.refusedAfterFailure()
 	}
 	j.closeMu.RLock()
 	defer j.closeMu.RUnlock()
 	if j.closed.Load() {
-		return ErrClosed
+		return notLanded(ErrClosed)
 	}
 	select {
 	case j.reqs <- req:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return notLanded(ctx.Err())
 	}
 }

@@ -27,7 +27,7 @@ func (j *Journal) SaveCheckpoint(name string, c Checkpoint) error {
 	binary.BigEndian.PutUint32(v, c.Version)
 	binary.BigEndian.PutUint64(v[4:], c.Seq)
 	v = append(v, c.Data...)
-	if err := j.db.Set(nameKey(prefixCheckpoint, name), v, pebble.Sync); err != nil {
+	if err := j.writeMeta(true, func(b *pebble.Batch) { _ = b.Set(nameKey(prefixCheckpoint, name), v, nil) }); err != nil {
 		return fmt.Errorf("journal: save checkpoint %q: %w", name, err)
 	}
 	return nil
@@ -56,7 +56,7 @@ func (j *Journal) LoadCheckpoint(name string) (Checkpoint, error) {
 
 // DeleteCheckpoint removes a checkpoint; missing is not an error.
 func (j *Journal) DeleteCheckpoint(name string) error {
-	if err := j.db.Delete(nameKey(prefixCheckpoint, name), pebble.Sync); err != nil {
+	if err := j.writeMeta(true, func(b *pebble.Batch) { _ = b.Delete(nameKey(prefixCheckpoint, name), nil) }); err != nil {
 		return fmt.Errorf("journal: delete checkpoint %q: %w", name, err)
 	}
 	return nil

@@ -23,6 +23,51 @@
 // next is being built: that is the group commit that lets many concurrent
 // appenders share one fsync.
 //
+// # Faults
+//
+// An append is answered landed (its results), not landed (ErrNotLanded;
+// ErrDiskFull is one) or outcome unknown (ErrOutcomeUnknown), never falsely,
+// and a fault never leaves a gap (errors.go says what each means to a caller).
+//
+// A read error while sequencing a request (an id or content-dedup lookup)
+// makes that request not landed, with the cause: nothing of it is written,
+// its hook transaction is rolled back, its seqs are given back and its ids
+// and content keys forgotten. The other requests of the group go on and
+// are answered truthfully, and the journal keeps running: a failed read
+// leaves nothing half-written.
+//
+// A write error (Pebble refusing or panicking on a batch) or a failed fsync
+// fails the journal (ErrFailed, sticky until restart): Pebble's write-ahead
+// log cannot be written after an error, and whether the batch reached the
+// disk is not known. The requests of that group, and of any group handed to
+// Pebble after it, are answered outcome unknown; every later request not
+// landed (disk full when the cause was ENOSPC), since nothing is handed to
+// Pebble any more. What is on disk stays a gap-free prefix: the log is
+// written in order and nothing after the failed write, so a group of
+// unknown outcome is after a restart either wholly there (with everything
+// before it) or absent (with everything after it). Reads keep working;
+// cursor saves and checkpoints are refused (ErrFailed). Pebble panics on a
+// write after its log failed; that panic is recovered, Pebble's commit
+// pipeline is then stuck, and Close leaves Pebble open (the process is to
+// exit and restart).
+//
+// Disk full is guarded before Pebble meets it. Pebble treats a failed write
+// to its manifest as fatal (Logger.Fatalf), and a failure creating or
+// closing a log file while its memtable rotates crashes the process with a
+// runtime error no recover catches. So the sequencer measures the free space
+// of the journal's file system (the FS's GetDiskUsage, statfs) at each group
+// commit and refuses, before writing anything, a request that would leave
+// less than Options.DiskReserve free (default 64 MiB: a memtable flush of
+// 16 MiB, compaction output and a manifest rotation, with headroom): it is
+// answered ErrDiskFull and nothing of it lands. The journal does not fail:
+// reads, cursor saves and checkpoints use the reserve, and appends resume by
+// themselves, gap-free, once space is freed. Where free space cannot be
+// measured (an in-memory file system) the guard is off. Should ENOSPC reach
+// Pebble anyway (space taken by another process faster than the reserve),
+// it is a write error as above, or a crash that a restart recovers like
+// kill -9: acknowledged events are durable, nothing unacknowledged is half
+// there.
+//
 // # On-disk format (version 1)
 //
 // Keys are byte strings; every seq is 8 bytes big-endian, so keys sort in seq
@@ -36,12 +81,24 @@
 //	'c' len config_key seq           config index: a copy of the event record, so
 //	                                 that one config's events are read by one scan
 //	'n' len node_id seq              node index, empty value
-//	'h' sha256[32]                   content-dedup memory (only with a dedup window):
-//	                                 seq (8) + the event's time in ms (8, big-endian)
+//	'd' sha256[32] time[8] seq[8]    content-dedup memory (only with a dedup window),
+//	                                 one key per event, empty value; time is the
+//	                                 event's time in unix ms, big-endian with the
+//	                                 sign bit flipped, so one key's events sort by
+//	                                 time and a window is one seek
+//	'h' sha256[32]                   the older content-dedup memory, written by
+//	                                 builds before 'd': seq (8) + the event's time
+//	                                 in ms (8, big-endian) of the newest event of
+//	                                 each key only. Still read, no longer written.
+//
 //	'r' rseq                         a rejected-log entry (JSON, see Rejection)
 //	'M' "rejected_dropped"           how many rejected entries were dropped (8)
 //	's' name                         a subscription's cursor (below)
 //	'k' name                         a checkpoint: version (4) + seq (8) + data
+//
+// The 'd' form came without a new format version: it adds keys and changes no
+// record, so an older build opening a newer journal reads every event and
+// only misses the newer dedup memory.
 //
 // An event record is:
 //

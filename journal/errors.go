@@ -1,15 +1,45 @@
 package journal
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors of the journal. Refusals of events are *event.Error values, not these.
+//
+// An append that is not refused is answered with exactly one of three
+// outcomes, so that a caller never has to guess whether its events landed:
+//
+//   - no error: every event is durable (Appended) or already was (Duplicate);
+//   - ErrNotLanded (ErrDiskFull is one): nothing of the request is in the
+//     journal, and nothing of it will appear later;
+//   - ErrOutcomeUnknown: the request was handed to storage and storage
+//     failed before confirming it; all of it or none of it is in the journal
+//     (never a part, never a gap). Retrying with the same ids is safe: what
+//     landed is answered as a duplicate.
 var (
 	// ErrClosed is returned by every call on a closed journal. Not retryable on
-	// this Journal; reopen.
+	// this Journal; reopen. An append refused with it did not land (it also
+	// matches ErrNotLanded).
 	ErrClosed = errors.New("journal: closed")
-	// ErrFailed means a commit or sync failed: the journal stops taking
-	// appends (what it acknowledged before stays durable). Restart the process.
+	// ErrFailed means a write to storage failed (a commit or an fsync): the
+	// journal stops taking appends and writes (what it acknowledged before
+	// stays durable, reads keep working). Restart the process. It comes
+	// with ErrOutcomeUnknown for the appends that were in flight, and with
+	// ErrNotLanded for every later one.
 	ErrFailed = errors.New("journal: failed")
+	// ErrNotLanded: nothing of the request was journaled (nor will be).
+	// Retrying is safe.
+	ErrNotLanded = errors.New("journal: not landed")
+	// ErrOutcomeUnknown: the request's batch was handed to storage but
+	// storage failed before confirming it durable, so it may or may not have
+	// landed — wholly or not at all. Retry with the same ids, which is safe.
+	ErrOutcomeUnknown = errors.New("journal: outcome unknown")
+	// ErrDiskFull: the file system holding the journal has less free space
+	// than Options.DiskReserve (or said ENOSPC before anything was written).
+	// Nothing of the request landed (it matches ErrNotLanded); appends
+	// resume by themselves once space is freed.
+	ErrDiskFull = fmt.Errorf("journal: disk full: %w", ErrNotLanded)
 	// ErrNotFound: no event (or checkpoint, or cursor) under that key, or not
 	// yet durable.
 	ErrNotFound = errors.New("journal: not found")
@@ -28,3 +58,20 @@ var (
 	// wrapping it.
 	ErrReadOnly = errors.New("journal: read-only snapshot")
 )
+
+// errNotHanded: a batch was not given to Pebble (the journal had failed).
+var errNotHanded = errors.New("journal: batch not written")
+
+// notLanded marks err (the cause) as "nothing of the request landed".
+func notLanded(err error) error {
+	if errors.Is(err, ErrNotLanded) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrNotLanded, err)
+}
+
+// outcomeUnknown marks err (a storage failure) as "the request may or may not
+// have landed".
+func outcomeUnknown(err error) error {
+	return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+}

@@ -15,7 +15,8 @@ import "github.com/ringrift/ringriftd/event"
 // (no journal import) can implement it.
 type Hook interface {
 	// Begin opens the transaction of one append. atomic says the append is
-	// all or nothing: only then may Rollback follow.
+	// all or nothing (a refusal rolls it back); any append is rolled back
+	// when a read error keeps it from landing.
 	Begin(atomic bool)
 	// Admit checks e against the state left by every event admitted before
 	// it (earlier appends and earlier events of this append). Accepted, e's
@@ -29,10 +30,10 @@ type Hook interface {
 	// decisions take the seqs that follow, in the order returned.
 	Admit(e *event.Event) ([]event.Event, *event.Error)
 	// Commit keeps what was admitted since Begin. Rollback undoes every Admit
-	// since Begin; the journal calls it when an atomic append is refused or
-	// the journal fails in the middle of the append. Every Begin is followed
-	// by exactly one Commit or Rollback, so a hook may hold a lock between
-	// them.
+	// since Begin; the journal calls it when an atomic append is refused, or
+	// when a read error in the middle of an append (atomic or not) makes it
+	// not land. Every Begin is followed by exactly one Commit or Rollback, so
+	// a hook may hold a lock between them.
 	Commit()
 	Rollback()
 }

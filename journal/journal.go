@@ -53,6 +53,12 @@ type Options struct {
 	// so that a 1M-event journal peaks well under 150 MB RSS.
 	CacheSize    int64
 	MemTableSize uint64
+	// DiskReserve is the free space (bytes) an append must leave on the
+	// journal's file system: below it appends are refused with ErrDiskFull
+	// before anything is written, and resume once space is freed (package
+	// doc, "Faults"). 0 means DefaultDiskReserve (64 MiB); -1 turns the guard
+	// off. The guard is off too where free space cannot be measured.
+	DiskReserve int64
 }
 
 // CommitStats describe one group commit.
@@ -69,6 +75,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("journal: Options.DedupWindow: %v is negative; want 0 (off) or a positive duration", o.DedupWindow)
 	case o.RejectedMax < 0:
 		return fmt.Errorf("journal: Options.RejectedMax: %d is negative; want 0 (default 1,000,000) or more", o.RejectedMax)
+	case o.DiskReserve < -1:
+		return fmt.Errorf("journal: Options.DiskReserve: %d; want 0 (default %d bytes), a number of bytes, or -1 (no guard)", o.DiskReserve, DefaultDiskReserve)
 	case o.MaxGroupEvents < 0:
 		return fmt.Errorf("journal: Options.MaxGroupEvents: %d is negative", o.MaxGroupEvents)
 	}
@@ -100,6 +108,9 @@ func (o *Options) fill() {
 	if o.MemTableSize == 0 {
 		o.MemTableSize = 16 << 20
 	}
+	if o.DiskReserve == 0 {
+		o.DiskReserve = DefaultDiskReserve
+	}
 }
 
 // Journal is an open journal. All methods are safe for concurrent use.
@@ -118,17 +129,28 @@ type Journal struct {
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced at each publish
 
-	failed  atomic.Pointer[error]
-	closed  atomic.Bool
+	failed atomic.Pointer[error]
+	closed atomic.Bool
+	// wmu serializes every write handed to Pebble (handOver); wedged says
+	// Pebble panicked on one, leaving its commit pipeline locked.
+	wmu     sync.Mutex
+	wedged  atomic.Bool
 	closeMu sync.RWMutex // Append holds it shared so Close never races a send
 
 	subsMu sync.Mutex
 	subs   map[string]*Subscription
 
+	fs  vfs.FS // where the journal is, for the free-space guard
+	dir string
+
 	rej rejectedState // owned by the sequencer after Open
 	// owned by the sequencer goroutine:
 	next    uint64 // the next seq to assign
 	entropy *ulid.MonotonicEntropy
+	// legacyDedup: the journal holds dedup memory of the older 'h' form.
+	legacyDedup bool
+	// diskFull and spaceUnknown are the guard's last state, for its logs.
+	diskFull, spaceUnknown bool
 }
 
 // Open opens (or creates) the journal in dir.
@@ -165,6 +187,11 @@ func Open(dir string, opts Options) (*Journal, error) {
 		notify:  make(chan struct{}),
 		subs:    map[string]*Subscription{},
 		entropy: ulid.Monotonic(rand.Reader, 0),
+		fs:      opts.FS,
+		dir:     dir,
+	}
+	if j.fs == nil {
+		j.fs = vfs.Default
 	}
 	if err := j.recover(); err != nil {
 		_ = db.Close()
@@ -199,6 +226,9 @@ func (j *Journal) recover() error {
 	}
 	j.next = last + 1
 	j.durable.Store(last)
+	if j.legacyDedup, err = hasLegacyDedup(j.db); err != nil {
+		return err
+	}
 	return j.rej.load(j.db)
 }
 
@@ -271,7 +301,10 @@ func (j *Journal) fail(err error) {
 }
 
 // Close stops the subscriptions, answers every append already queued, waits
-// for the last sync and closes Pebble.
+// for the last sync and closes Pebble. It returns what went wrong on the way:
+// a subscription's last cursor save, Pebble's close. A journal wedged by a
+// failed write (package doc, "Faults") cannot close Pebble: it says so and leaves it
+// open, for the process to exit.
 func (j *Journal) Close() error {
 	j.closeMu.Lock()
 	if j.closed.Swap(true) {
@@ -287,16 +320,19 @@ func (j *Journal) Close() error {
 		subs = append(subs, s)
 	}
 	j.subsMu.Unlock()
+	var errs []error
 	for _, s := range subs {
-		s.Close()
+		errs = append(errs, s.Close())
 	}
 	<-j.seqDone
 	<-j.synDone
 	j.publish(j.durable.Load()) // wake waiters so they see closed
-	if err := j.db.Close(); err != nil {
-		return fmt.Errorf("journal: close: %w", err)
+	if j.wedged.Load() {
+		errs = append(errs, fmt.Errorf("journal: close: Pebble is left open, wedged by a failed write: %w", j.Err()))
+	} else if err := j.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("journal: close: %w", err))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // pebbleLogger sends Pebble's logs to slog.

@@ -12,7 +12,8 @@ const (
 	prefixType       = 't'
 	prefixConfig     = 'c'
 	prefixNode       = 'n'
-	prefixDedup      = 'h'
+	prefixDedup      = 'h' // the older dedup memory: read, no longer written
+	prefixDedupTime  = 'd'
 	prefixRejected   = 'r'
 	prefixMeta       = 'M'
 	prefixCursor     = 's'

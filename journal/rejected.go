@@ -92,8 +92,9 @@ func (j *Journal) addRejection(b *pebble.Batch, r Rejection) {
 	}
 }
 
-// rejectEvent logs a refusal (or duplicate) of an event the sequencer saw.
-func (j *Journal) rejectEvent(g *group, r *request, e *event.Event, ref *event.Error, dupOf uint64) {
+// rejection is the rejected-log entry of a refusal (or duplicate) of an
+// event the sequencer saw.
+func (j *Journal) rejection(g *group, r *request, e *event.Event, ref *event.Error, dupOf uint64) Rejection {
 	raw, cut := truncate(e.AppendJSON(nil))
 	rej := Rejection{
 		Code: ref.Code, Index: ref.Index, Field: ref.Field, Message: ref.Message, Hint: ref.Hint,
@@ -102,7 +103,7 @@ func (j *Journal) rejectEvent(g *group, r *request, e *event.Event, ref *event.E
 	if r.opts.Atomic && dupOf == 0 {
 		rej.Batch = len(r.events)
 	}
-	j.addRejection(g.batch, rej)
+	return rej
 }
 
 func truncate(b []byte) (string, bool) {

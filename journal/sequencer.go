@@ -21,10 +21,16 @@ type group struct {
 	// ids and dedup remember what this group has sequenced so far, because
 	// its batch is not applied yet and a lookup in Pebble cannot see it.
 	ids   map[ulid.ULID]*event.Event
-	dedup map[[32]byte]dedupEntry
-	now   time.Time
-	buf   []byte
-	kbuf  []byte
+	dedup map[[32]byte][]dedupEntry
+	// dedupIt reads the journaled dedup memory (opened at the group's first
+	// lookup, closed before the batch is applied).
+	dedupIt *pebble.Iterator
+	now     time.Time
+	buf     []byte
+	kbuf    []byte
+	// space is the free space of the journal's file system when the group
+	// started (-1: not measured; see Options.DiskReserve).
+	space int64
 	// firstSeq is the group's first seq; applied is when its batch went to
 	// Pebble (the fsync wait starts there).
 	firstSeq uint64
@@ -36,6 +42,8 @@ type dedupEntry struct {
 	timeMs int64
 }
 
+// answer closes every request of the group; err is the answer of those
+// that have none of their own yet (nil: their results stand).
 func (g *group) answer(err error) {
 	for _, r := range g.reqs {
 		if err != nil && r.err == nil {
@@ -69,44 +77,45 @@ func (j *Journal) sequence() {
 	}
 }
 
+// runGroup builds one group commit from the waiting requests, applies its
+// batch and hands it to the sync loop.
 func (j *Journal) runGroup(first *request) {
+	g := j.collect(first)
+	if err := j.Err(); err != nil {
+		g.answer(j.refusedAfterFailure())
+		return
+	}
+	g.batch = j.db.NewBatch()
+	g.now = event.Millis(j.opts.Now())
+	g.firstSeq = j.next
+	g.space = j.freeSpace()
+	for _, r := range g.reqs {
+		j.process(g, r)
+	}
+	g.closeLookups()
+	g.lastSeq = j.next - 1
+	if err := j.applyGroup(g); err != nil {
+		g.answer(err)
+		return
+	}
+	j.syncs <- g
+}
+
+// collect takes first and every request waiting behind it, up to
+// MaxGroupEvents.
+func (j *Journal) collect(first *request) *group {
 	g := &group{reqs: []*request{first}}
 	n := len(first.events) + len(first.reject)
-collect:
 	for n < j.opts.MaxGroupEvents {
 		select {
 		case r := <-j.reqs:
 			g.reqs = append(g.reqs, r)
 			n += len(r.events) + len(r.reject)
 		default:
-			break collect
+			return g
 		}
 	}
-	if err := j.Err(); err != nil {
-		g.answer(err)
-		return
-	}
-	g.batch = j.db.NewBatch()
-	g.now = event.Millis(j.opts.Now())
-	g.firstSeq = j.next
-	for _, r := range g.reqs {
-		j.process(g, r)
-	}
-	g.lastSeq = j.next - 1
-	if g.batch.Empty() {
-		g.batch.Close()
-		g.batch = nil
-	} else {
-		g.applied = time.Now()
-		if err := j.db.ApplyNoSyncWait(g.batch, pebble.Sync); err != nil {
-			g.batch.Close()
-			g.batch = nil
-			j.fail(fmt.Errorf("apply: %w", err))
-			g.answer(j.Err())
-			return
-		}
-	}
-	j.syncs <- g
+	return g
 }
 
 // syncLoop waits for each group's fsync in order, publishes the high-water
@@ -114,14 +123,7 @@ collect:
 func (j *Journal) syncLoop() {
 	defer close(j.synDone)
 	for g := range j.syncs {
-		if g.batch != nil {
-			err := g.batch.SyncWait()
-			g.batch.Close()
-			if err != nil {
-				j.fail(fmt.Errorf("sync: %w", err))
-			}
-		}
-		if err := j.Err(); err != nil {
+		if err := j.syncGroup(g); err != nil {
 			g.answer(err)
 			continue
 		}
@@ -135,168 +137,186 @@ func (j *Journal) syncLoop() {
 	}
 }
 
-// abort fails the journal in the middle of a request: the hook's transaction
-// ends rolled back (nothing of it is journaled) before the failure.
-func (j *Journal) abort(tx Hook, err error) {
-	if tx != nil {
-		tx.Rollback()
-	}
-	j.fail(err)
+// pending is one request being sequenced: what it has done so far, undone
+// when it does not land.
+type pending struct {
+	r         *request
+	tx        Hook
+	startNext uint64
+	staged    []*event.Event
+	ids       []ulid.ULID // ids it added to g.ids
+	keys      [][32]byte  // content keys it added to g.dedup
+	// rejections are its rejected-log entries (duplicates, refusals of
+	// single events): written only if the request lands, so that a refused
+	// atomic append leaves nothing but its refusal.
+	rejections []Rejection
 }
 
-// process sequences one request into the group's batch.
+// process sequences one request into the group's batch. A request is either
+// wholly in the batch, answered per event, or wholly absent: refused
+// (atomic), or not landed (its r.err says why) with its hook transaction
+// rolled back, j.next reset and its ids and content keys forgotten. The rest
+// of the group goes on either way.
 func (j *Journal) process(g *group, r *request) {
+	if err := j.roomFor(g, r); err != nil {
+		r.err, r.results = err, nil
+		return
+	}
 	for _, rej := range r.reject {
 		j.addRejection(g.batch, rej)
 	}
 	if len(r.events) == 0 {
 		return
 	}
-	tx := j.opts.Hook
-	if tx != nil {
-		tx.Begin(r.opts.Atomic)
+	p := &pending{r: r, tx: j.opts.Hook, startNext: j.next}
+	if p.tx != nil {
+		p.tx.Begin(r.opts.Atomic)
 	}
-	startNext := j.next
-	var staged []*event.Event
-	var added []ulid.ULID     // ids this request added to g.ids
-	var addedDedup [][32]byte // content keys it added to g.dedup
-	var refusal *event.Error
-	var refusedAt int
-
 	for i := range r.events {
-		e := &r.events[i]
-		res := &r.results[i]
-		if res.Status == Refused {
-			if r.opts.Atomic {
-				refusal, refusedAt = res.Refusal, i
-				break
-			}
-			j.rejectEvent(g, r, e, res.Refusal, 0)
-			continue
-		}
-		e.Seq, e.RecordedAt = 0, g.now
-		if e.Time.IsZero() {
-			e.Time = g.now
-		}
-		if e.ID == (ulid.ULID{}) {
-			e.ID = j.newID(g.now)
-		} else if seq, orig, err := j.lookupID(g, e.ID); err != nil {
-			j.abort(tx, err)
+		st, ref, err := j.step(g, p, i)
+		switch {
+		case err != nil:
+			j.undo(g, p, notLanded(err))
 			return
-		} else if seq != 0 {
-			if orig != nil && !event.SameContent(orig, e) {
-				ref := event.Errorf(event.CodeIDConflict, "id",
-					fmt.Sprintf("send a new id, or the same content as seq %d", seq),
-					"id %s is journaled at seq %d with other content", e.ID, seq)
-				ref.Index = i
-				if r.opts.Atomic {
-					refusal, refusedAt = ref, i
-					break
-				}
-				*res = Result{Status: Refused, ID: e.ID, Refusal: ref}
-				j.rejectEvent(g, r, e, ref, 0)
-				continue
+		case st == Refused && r.opts.Atomic:
+			j.undo(g, p, ref)
+			j.addRejection(g.batch, j.rejection(g, r, &r.events[i], ref, 0))
+			return
+		case st == Refused:
+			if r.results[i].Status != Refused { // not refused by Check already
+				r.results[i] = Result{Status: Refused, ID: r.events[i].ID, Refusal: ref}
 			}
-			*res = Result{Status: Duplicate, Seq: seq, ID: e.ID}
-			j.rejectEvent(g, r, e, &event.Error{Code: codeDuplicate, Index: i, Field: "id",
-				Message: fmt.Sprintf("id %s is already journaled at seq %d", e.ID, seq)}, seq)
-			continue
-		}
-		var key [32]byte
-		dedup := j.opts.DedupWindow > 0 && !e.NoDedup
-		if dedup {
-			key = event.ContentKey(e)
-			if seq, err := j.lookupDedup(g, key, e.Time); err != nil {
-				j.abort(tx, err)
-				return
-			} else if seq != 0 {
-				*res = Result{Status: Duplicate, Seq: seq, ID: e.ID}
-				j.rejectEvent(g, r, e, &event.Error{Code: codeDuplicate, Index: i,
-					Message: fmt.Sprintf("same content as seq %d within the %v dedup window", seq, j.opts.DedupWindow)}, seq)
-				continue
-			}
-		}
-		e.Seq = j.next
-		var decisions []event.Event
-		if tx != nil {
-			var ref *event.Error
-			decisions, ref = tx.Admit(e)
-			if ref != nil {
-				ref.Index = i
-				e.Seq = 0
-				if r.opts.Atomic {
-					refusal, refusedAt = ref, i
-					break
-				}
-				*res = Result{Status: Refused, ID: e.ID, Refusal: ref}
-				j.rejectEvent(g, r, e, ref, 0)
-				continue
-			}
-		}
-		j.next += 1 + uint64(len(decisions))
-		*res = Result{Status: Appended, Seq: e.Seq, ID: e.ID, Decisions: len(decisions)}
-		staged = append(staged, e)
-		g.remember(e, &added)
-		if dedup {
-			g.rememberDedup(key, e, &addedDedup)
-		}
-		for d := range decisions {
-			de := &decisions[d]
-			de.Seq, de.RecordedAt = e.Seq+1+uint64(d), g.now
-			staged = append(staged, de)
-			g.remember(de, &added)
-			if j.opts.DedupWindow > 0 {
-				g.rememberDedup(event.ContentKey(de), de, &addedDedup)
-			}
+			p.rejections = append(p.rejections, j.rejection(g, r, &r.events[i], ref, 0))
 		}
 	}
-
-	if refusal != nil {
-		if tx != nil {
-			tx.Rollback()
-		}
-		j.next = startNext
-		for _, id := range added {
-			delete(g.ids, id)
-		}
-		for _, k := range addedDedup {
-			delete(g.dedup, k)
-		}
-		for i := range r.events {
-			r.events[i].Seq = 0
-		}
-		r.err = refusal
-		r.results = nil
-		j.rejectEvent(g, r, &r.events[refusedAt], refusal, 0)
-		return
+	if p.tx != nil {
+		p.tx.Commit()
 	}
-	if tx != nil {
-		tx.Commit()
-	}
-	for _, e := range staged {
+	for _, e := range p.staged {
 		j.write(g, e)
 	}
+	for _, rej := range p.rejections {
+		j.addRejection(g.batch, rej)
+	}
+}
+
+// step sequences the i-th event of a request: it is appended (staged with
+// its decisions, seqs taken), a duplicate (its result says of what; its
+// rejected-log entry is pending) or refused (the refusal is returned; the
+// caller decides what that does to the request). err is a read error: the
+// event's fate is unknown, the request cannot land.
+func (j *Journal) step(g *group, p *pending, i int) (Status, *event.Error, error) {
+	r := p.r
+	e, res := &r.events[i], &r.results[i]
+	if res.Status == Refused { // by Check, before the sequencer
+		return Refused, res.Refusal, nil
+	}
+	e.Seq, e.RecordedAt = 0, g.now
+	if e.Time.IsZero() {
+		e.Time = g.now
+	}
+	if e.ID == (ulid.ULID{}) {
+		e.ID = j.newID(g.now)
+	} else if seq, orig, err := j.lookupID(g, e.ID); err != nil {
+		return 0, nil, err
+	} else if seq != 0 {
+		if orig != nil && !event.SameContent(orig, e) {
+			ref := event.Errorf(event.CodeIDConflict, "id",
+				fmt.Sprintf("send a new id, or the same content as seq %d", seq),
+				"id %s is journaled at seq %d with other content", e.ID, seq)
+			ref.Index = i
+			return Refused, ref, nil
+		}
+		j.duplicate(g, p, i, seq, "id", fmt.Sprintf("id %s is already journaled at seq %d", e.ID, seq))
+		return Duplicate, nil, nil
+	}
+	var key [32]byte
+	dedup := j.opts.DedupWindow > 0 && !e.NoDedup
+	if dedup {
+		key = event.ContentKey(e)
+		if seq, err := j.lookupDedup(g, key, e.Time); err != nil {
+			return 0, nil, err
+		} else if seq != 0 {
+			j.duplicate(g, p, i, seq, "", fmt.Sprintf("same content as seq %d within the %v dedup window", seq, j.opts.DedupWindow))
+			return Duplicate, nil, nil
+		}
+	}
+	e.Seq = j.next
+	var decisions []event.Event
+	if p.tx != nil {
+		var ref *event.Error
+		if decisions, ref = p.tx.Admit(e); ref != nil {
+			ref.Index = i
+			e.Seq = 0
+			return Refused, ref, nil
+		}
+	}
+	j.next += 1 + uint64(len(decisions))
+	*res = Result{Status: Appended, Seq: e.Seq, ID: e.ID, Decisions: len(decisions)}
+	j.stage(g, p, e)
+	for d := range decisions {
+		de := &decisions[d]
+		de.Seq, de.RecordedAt = e.Seq+1+uint64(d), g.now
+		j.stage(g, p, de)
+	}
+	return Appended, nil, nil
+}
+
+// stage keeps a sequenced event for the batch and remembers its id and
+// content key for the rest of the group.
+func (j *Journal) stage(g *group, p *pending, e *event.Event) {
+	p.staged = append(p.staged, e)
+	if g.ids == nil {
+		g.ids = map[ulid.ULID]*event.Event{}
+	}
+	g.ids[e.ID] = e
+	p.ids = append(p.ids, e.ID)
+	if j.opts.DedupWindow > 0 && !e.NoDedup {
+		key := event.ContentKey(e)
+		if g.dedup == nil {
+			g.dedup = map[[32]byte][]dedupEntry{}
+		}
+		g.dedup[key] = append(g.dedup[key], dedupEntry{seq: e.Seq, timeMs: e.Time.UnixMilli()})
+		p.keys = append(p.keys, key)
+	}
+}
+
+// duplicate answers the i-th event as a repeat of seq; its rejected-log
+// entry waits for the request to land.
+func (j *Journal) duplicate(g *group, p *pending, i int, seq uint64, field, msg string) {
+	e := &p.r.events[i]
+	p.r.results[i] = Result{Status: Duplicate, Seq: seq, ID: e.ID}
+	p.rejections = append(p.rejections, j.rejection(g, p.r, e, &event.Error{Code: codeDuplicate, Index: i, Field: field, Message: msg}, seq))
+}
+
+// undo takes a request wholly out of the group: its hook transaction is
+// rolled back, its seqs are given back, its ids and content keys forgotten;
+// err (a refusal or ErrNotLanded) is its answer.
+func (j *Journal) undo(g *group, p *pending, err error) {
+	if p.tx != nil {
+		p.tx.Rollback()
+	}
+	j.next = p.startNext
+	for _, id := range p.ids {
+		delete(g.ids, id)
+	}
+	for k := len(p.keys) - 1; k >= 0; k-- {
+		key := p.keys[k]
+		if es := g.dedup[key]; len(es) > 1 {
+			g.dedup[key] = es[:len(es)-1]
+		} else {
+			delete(g.dedup, key)
+		}
+	}
+	for i := range p.r.events {
+		p.r.events[i].Seq = 0
+	}
+	p.r.err, p.r.results = err, nil
 }
 
 // codeDuplicate is the rejected-log code of a duplicate: not a refusal code
 // (the append answers "duplicate"), but kept so that duplicates are visible.
 const codeDuplicate event.Code = "duplicate"
-
-func (g *group) remember(e *event.Event, added *[]ulid.ULID) {
-	if g.ids == nil {
-		g.ids = map[ulid.ULID]*event.Event{}
-	}
-	g.ids[e.ID] = e
-	*added = append(*added, e.ID)
-}
-
-func (g *group) rememberDedup(key [32]byte, e *event.Event, added *[][32]byte) {
-	if g.dedup == nil {
-		g.dedup = map[[32]byte]dedupEntry{}
-	}
-	g.dedup[key] = dedupEntry{seq: e.Seq, timeMs: e.Time.UnixMilli()}
-	*added = append(*added, key)
-}
 
 // write puts one sequenced event and its index entries into the batch.
 func (j *Journal) write(g *group, e *event.Event) {
@@ -322,12 +342,8 @@ func (j *Journal) write(g *group, e *event.Event) {
 		_ = b.Set(g.kbuf, nil, nil)
 	}
 	if j.opts.DedupWindow > 0 && !e.NoDedup {
-		key := event.ContentKey(e)
-		var v [16]byte
-		binary.BigEndian.PutUint64(v[:8], e.Seq)
-		binary.BigEndian.PutUint64(v[8:], uint64(e.Time.UnixMilli()))
-		g.kbuf = append(append(g.kbuf[:0], prefixDedup), key[:]...)
-		_ = b.Set(g.kbuf, v[:], nil)
+		g.kbuf = appendDedupKey(g.kbuf[:0], event.ContentKey(e), e.Time.UnixMilli(), e.Seq)
+		_ = b.Set(g.kbuf, nil, nil)
 	}
 }
 
@@ -362,39 +378,6 @@ func (j *Journal) lookupID(g *group, id ulid.ULID) (uint64, *event.Event, error)
 		return 0, nil, err
 	}
 	return seq, &orig, nil
-}
-
-// lookupDedup returns the seq of an event with the same content key whose time
-// is within the window of t, or 0.
-func (j *Journal) lookupDedup(g *group, key [32]byte, t time.Time) (uint64, error) {
-	within := func(ms int64) bool {
-		d := t.UnixMilli() - ms
-		if d < 0 {
-			d = -d
-		}
-		return time.Duration(d)*time.Millisecond < j.opts.DedupWindow
-	}
-	if d, ok := g.dedup[key]; ok {
-		if within(d.timeMs) {
-			return d.seq, nil
-		}
-		return 0, nil
-	}
-	v, closer, err := j.db.Get(append([]byte{prefixDedup}, key[:]...))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("dedup lookup: %w", err)
-	}
-	defer closer.Close()
-	if len(v) != 16 {
-		return 0, fmt.Errorf("%w: dedup entry of %d bytes", ErrCorrupt, len(v))
-	}
-	if within(int64(binary.BigEndian.Uint64(v[8:]))) {
-		return binary.BigEndian.Uint64(v[:8]), nil
-	}
-	return 0, nil
 }
 
 // getRaw reads a record regardless of the high-water mark (sequencer only:

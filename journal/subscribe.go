@@ -82,8 +82,9 @@ type Subscription struct {
 	closeOnce sync.Once
 	// callMu serialises runs of the handler: the subscription's own and a
 	// redelivery's (redeliver.go), so a handler never runs concurrently.
-	callMu sync.Mutex
-	types  []string // stored with the cursor (cursor.go)
+	callMu   sync.Mutex
+	types    []string // stored with the cursor (cursor.go)
+	closeErr error    // the last cursor save's, set by run before done closes
 }
 
 // Subscribe starts the named subscription in its own goroutine, owned by the
@@ -152,8 +153,10 @@ func (s *Subscription) Stats() SubscriptionStats {
 		Retries: s.retries.Load(), Failed: s.failed.Load(), Panics: s.panics.Load()}
 }
 
-// Close stops the subscription and waits for it; its cursor is saved.
-func (s *Subscription) Close() {
+// Close stops the subscription and waits for it; its cursor is saved. The
+// error is that save's: when it failed, the next start redelivers from the
+// cursor saved before.
+func (s *Subscription) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel()
 		<-s.done
@@ -161,6 +164,7 @@ func (s *Subscription) Close() {
 		delete(s.j.subs, s.name)
 		s.j.subsMu.Unlock()
 	})
+	return s.closeErr
 }
 
 func (s *Subscription) run(ctx context.Context) {
@@ -192,8 +196,8 @@ func (s *Subscription) run(ctx context.Context) {
 			if err == nil && n < s.opts.BatchEvents {
 				s.cursor.Store(max(s.cursor.Load(), hwm))
 			}
-			if serr := s.saveCursor(); serr != nil {
-				log.Error("saving cursor", "err", serr)
+			if s.closeErr = s.saveCursor(); s.closeErr != nil {
+				log.Error("saving cursor", "err", s.closeErr)
 			}
 			if err != nil {
 				if ctx.Err() != nil {
@@ -208,7 +212,9 @@ func (s *Subscription) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			_ = s.saveCursor()
+			if s.closeErr = s.saveCursor(); s.closeErr != nil {
+				log.Error("saving cursor at close", "err", s.closeErr)
+			}
 			return
 		case <-changed:
 		}
@@ -217,7 +223,7 @@ func (s *Subscription) run(ctx context.Context) {
 
 func (s *Subscription) saveCursor() error {
 	v := encodeCursor(s.cursor.Load(), s.types)
-	if err := s.j.db.Set(nameKey(prefixCursor, s.name), v, pebble.NoSync); err != nil {
+	if err := s.j.writeMeta(false, func(b *pebble.Batch) { _ = b.Set(nameKey(prefixCursor, s.name), v, nil) }); err != nil {
 		return fmt.Errorf("journal: save cursor %q: %w", s.name, err)
 	}
 	return nil

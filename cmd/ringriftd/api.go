@@ -94,8 +94,10 @@ func statusOf(c event.Code) int {
 		return http.StatusConflict
 	case event.CodeUnauthorized:
 		return http.StatusUnauthorized
-	case event.CodeUnavailable:
+	case event.CodeUnavailable, event.CodeOutcomeUnknown:
 		return http.StatusServiceUnavailable
+	case event.CodeInsufficientStorage:
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusBadRequest
 }
@@ -300,12 +302,29 @@ func (d *daemon) record(rs ...journal.Rejection) {
 	}
 }
 
-// unavailable answers a journal that cannot take appends: nothing of the
-// request landed.
+// unavailable answers an error of the journal with what became of the
+// request (journal/errors.go), so that the caller never has to guess:
+// outcome_unknown (503) when storage failed after the request was handed to
+// it; insufficient_storage (507) when the disk is full and nothing landed;
+// unavailable (503) when nothing landed for another reason, or when a read
+// failed (nothing was written then either).
 func (d *daemon) unavailable(w http.ResponseWriter, err error) {
-	d.log.Error("append failed", "err", err)
-	writeRequestRefusal(w, event.Errorf(event.CodeUnavailable, "", "nothing of this request was journaled; retry later",
-		"the journal cannot take appends: %v", err))
+	d.log.Error("journal error", "err", err)
+	var ref *event.Error
+	switch {
+	case errors.Is(err, journal.ErrOutcomeUnknown):
+		ref = event.Errorf(event.CodeOutcomeUnknown, "", "retry with the same ids, which is safe: what landed is answered as a duplicate",
+			"storage failed before confirming this request: all of it or none of it was journaled: %v", err)
+	case errors.Is(err, journal.ErrDiskFull):
+		ref = event.Errorf(event.CodeInsufficientStorage, "", "nothing of this request was journaled; retry once disk space is freed",
+			"the journal's disk is full: %v", err)
+	case errors.Is(err, journal.ErrNotLanded):
+		ref = event.Errorf(event.CodeUnavailable, "", "nothing of this request was journaled; retry later",
+			"the journal cannot take appends: %v", err)
+	default:
+		ref = event.Errorf(event.CodeUnavailable, "", "retry later", "the journal could not answer: %v", err)
+	}
+	writeRequestRefusal(w, ref)
 }
 
 // filterFrom reads the event filters of daemon.md from the query (config

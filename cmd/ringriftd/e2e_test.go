@@ -2,14 +2,17 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +22,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ringrift/ringriftd/replay"
 )
 
 // buildBinary builds ringriftd once per test binary.
@@ -181,25 +186,39 @@ func allProjections(t *testing.T, base string) map[string]string {
 	return out
 }
 
+// killRoundsEnv sets the rounds of TestEndToEndKill9 (make chaos runs 100+).
+const killRoundsEnv = "RINGRIFT_KILL_ROUNDS"
+
 // TestEndToEndKill9 starts the real binary, drives it over HTTP, kills it
-// with SIGKILL under load, restarts it, and checks that every acknowledged
-// event survived with gap-free seqs; then, quiet, that the projections
-// survive a SIGKILL (rebuilt from checkpoint + journal) byte for byte.
+// with SIGKILL under load at a random instant, restarts it, many times
+// (killRoundsEnv; 3 by default); then checks that every acknowledged event
+// survived at its seq with gap-free seqs, that the projections survive a
+// quiet SIGKILL byte for byte, and that they equal a `replay rebuild` of the
+// journal.
 func TestEndToEndKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
+	rounds := 3
+	if v := os.Getenv(killRoundsEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "%s=%q", killRoundsEnv, v)
+		rounds = n
+	}
 	data := filepath.Join(t.TempDir(), "data")
 	a := &acked{ids: map[string]uint64{}}
-	for round := 0; round < 3; round++ {
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
+	for round := 0; round < rounds; round++ {
 		p := startBinary(t, data, "--checkpoint-every", "200ms")
 		stop := make(chan struct{})
 		var n atomic.Int64
 		wg := load(p.base, stop, a, &n)
+		target := int64(20 + rng.IntN(400))
 		deadline := time.Now().Add(5 * time.Second)
-		for n.Load() < 300 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
+		for n.Load() < target && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
 		}
+		time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
 		require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 		_ = p.wait(t)
 		close(stop)
@@ -208,14 +227,28 @@ func TestEndToEndKill9(t *testing.T) {
 	}
 	p := startBinary(t, data)
 	ids, seqs := exportSeqs(t, p.base)
+	gaps := 0
 	for i, s := range seqs {
-		require.Equal(t, uint64(i+1), s, "gap-free seqs")
+		if s != uint64(i+1) {
+			gaps++
+		}
 	}
+	lost := 0
 	a.mu.Lock()
 	for id, seq := range a.ids {
-		require.Equal(t, seq, ids[id], "acknowledged event %s survived at its seq", id)
+		if ids[id] != seq {
+			lost++
+		}
 	}
+	total := len(a.ids)
 	a.mu.Unlock()
+	msg := fmt.Sprintf("kill -9 soak: %d rounds, %d events acknowledged, %d journaled, lost %d, gaps %d", rounds, total, len(seqs), lost, gaps)
+	t.Log(msg)
+	if os.Getenv(killRoundsEnv) != "" {
+		fmt.Println(msg)
+	}
+	require.Zero(t, gaps, "gap-free seqs")
+	require.Zero(t, lost, "every acknowledged event survived at its seq")
 
 	// quiet: projections must survive a kill exactly
 	before := allProjections(t, p.base)
@@ -226,6 +259,16 @@ func TestEndToEndKill9(t *testing.T) {
 	assert.Equal(t, before, allProjections(t, p.base), "projections after SIGKILL and restart")
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, p.wait(t), "exit 0 on SIGTERM")
+
+	// and they are what a rebuild from the journal alone gives
+	src, err := replay.OpenJournal(context.Background(), data)
+	require.NoError(t, err)
+	defer src.Close()
+	reb, err := replay.Rebuild(context.Background(), src, replay.Point{}, replay.FoldOptions{})
+	require.NoError(t, err)
+	for name, js := range map[string][]byte{"pipelines": reb.Pipelines, "elo": reb.Elo, "curriculum": reb.Curriculum, "health": reb.Health} {
+		assert.JSONEq(t, string(js), before[name], "%s equals replay rebuild", name)
+	}
 }
 
 // TestGracefulSIGTERM: in-flight appends are answered, the checkpoint is
