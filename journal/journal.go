@@ -53,6 +53,9 @@ type Options struct {
 	// so that a 1M-event journal peaks well under 150 MB RSS.
 	CacheSize    int64
 	MemTableSize uint64
+	// Replica, when set, makes the journal a replica of a log of record
+	// (cluster mode, replica.go).
+	Replica *ReplicaOptions
 }
 
 // CommitStats describe one group commit.
@@ -130,6 +133,7 @@ type Journal struct {
 	next    uint64 // the next seq to assign
 	entropy *ulid.MonotonicEntropy
 	lastID  ulid.ULID
+	replica *replicaState // cluster mode; owned by the sequencer
 }
 
 // Open opens (or creates) the journal in dir.
@@ -166,6 +170,10 @@ func Open(dir string, opts Options) (*Journal, error) {
 		notify:  make(chan struct{}),
 		subs:    map[string]*Subscription{},
 		entropy: ulid.Monotonic(rand.Reader, 0),
+	}
+	if err := j.initReplica(); err != nil {
+		_ = db.Close()
+		return nil, err
 	}
 	if err := j.recover(); err != nil {
 		_ = db.Close()

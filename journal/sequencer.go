@@ -88,10 +88,12 @@ collect:
 	}
 	g.batch = j.db.NewBatch()
 	g.now = event.Millis(j.opts.Now())
+	j.replicaBegin(g) // cluster mode: replicated events first (replica.go)
 	g.firstSeq = j.next
 	for _, r := range g.reqs {
 		j.process(g, r)
 	}
+	j.replicaPublish(g) // cluster mode: the log of record stores the group first
 	g.lastSeq = j.next - 1
 	if g.batch.Empty() {
 		g.batch.Close()

@@ -40,6 +40,7 @@ func (d *daemon) routes() http.Handler {
 	handle("GET /v1/catalog", "catalog", d.catalog)
 	handle("GET /v1/flows/{machine}", "flows", d.flowDiagram)
 	handle("GET /v1/export", "export", d.export)
+	handle("GET /v1/cluster", "cluster", d.clusterInfo)
 	mux.Handle("GET /metrics", d.auth(d.metrics.handler().ServeHTTP))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "alive"})
@@ -172,6 +173,9 @@ func (d *daemon) appendEvents(w http.ResponseWriter, r *http.Request) {
 			"batch of %d events", len(items))
 		werr.Index = -1
 	}
+	if werr == nil {
+		werr = d.clusterBatchLimit(len(items), atomic)
+	}
 	if werr != nil {
 		d.refuseWhole(w, remote, body, werr)
 		return
@@ -273,6 +277,10 @@ func (d *daemon) record(rs ...journal.Rejection) {
 // request landed.
 func (d *daemon) unavailable(w http.ResponseWriter, err error) {
 	d.log.Error("append failed", "err", err)
+	if ref := clusterRefusal(err); ref != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]*event.Error{"error": ref})
+		return
+	}
 	writeRefusal(w, event.Errorf(event.CodeUnavailable, "", "nothing of this request was journaled; retry later",
 		"the journal cannot take appends: %v", err))
 }
@@ -632,6 +640,10 @@ func (d *daemon) export(w http.ResponseWriter, r *http.Request) {
 func (d *daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	if !d.ready.Load() || d.j.Err() != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "journal_error": errString(d.j.Err())})
+		return
+	}
+	if ok, why := d.clusterReady(); !ok {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "cluster": why})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ready": true, "seq": d.j.Durable()})

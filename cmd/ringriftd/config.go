@@ -48,6 +48,8 @@ type Config struct {
 	// Thresholds are the policies' thresholds: flows.DefaultThresholds
 	// with what --thresholds FILE (YAML) overrides.
 	Thresholds flows.Thresholds
+	// Cluster is cluster mode (cluster.go); off without --cluster.
+	Cluster ClusterConfig
 }
 
 // envName is a flag's environment twin: --data-dir → RINGRIFT_DATA_DIR.
@@ -130,8 +132,12 @@ func (c *Config) flagSet(fs *flag.FlagSet, getenv func(string) string) func() er
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	var thresholds string
 	str(&thresholds, "thresholds", "", "YAML file overriding the policies' thresholds (keys of flows.Thresholds, e.g. elo_gain: 30)")
+	finishCluster := c.clusterFlags(str, integer)
 	return func() error {
 		if err := errors.Join(envErrs...); err != nil {
+			return err
+		}
+		if err := finishCluster(); err != nil {
 			return err
 		}
 		if c.Token == "" {
@@ -217,7 +223,7 @@ func (c *Config) Validate() error {
 	default:
 		return bad("log-level", "%q: want debug, info, warn or error", c.LogLevel)
 	}
-	return nil
+	return c.validateCluster()
 }
 
 // isLoopback reports whether host (of host:port) only listens on loopback.

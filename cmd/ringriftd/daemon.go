@@ -98,6 +98,7 @@ type daemon struct {
 	subs      []*registered // under subsMu
 	start     time.Time
 	stopping  chan struct{} // closed when the HTTP server shuts down: streams end
+	cluster   *clusterState // cluster mode (cluster.go), nil on one node
 }
 
 // openDaemon opens the journal with the engine as its hook. The engine is
@@ -112,9 +113,14 @@ func openDaemon(cfg Config, log *slog.Logger, m *metrics) (*daemon, error) {
 	opts.Validator = d.validator
 	d.eng = &lockedEngine{g: engine.New(opts)}
 	d.eng.onCommit = d.admitted
-	j, err := journal.Open(cfg.DataDir, journal.Options{Hook: d.eng, DedupWindow: cfg.Dedup,
-		Check: d.validator.Validate, Logger: log, OnCommit: m.committed})
+	jopts := journal.Options{Hook: d.eng, DedupWindow: cfg.Dedup,
+		Check: d.validator.Validate, Logger: log, OnCommit: m.committed}
+	if err := d.clusterOpen(&jopts); err != nil {
+		return nil, err
+	}
+	j, err := journal.Open(cfg.DataDir, jopts)
 	if err != nil {
+		d.clusterClose()
 		return nil, err
 	}
 	d.j = j
@@ -239,5 +245,7 @@ func (d *daemon) close() error {
 	if cpErr != nil {
 		d.log.Warn("final checkpoint failed", "err", cpErr)
 	}
-	return errors.Join(cpErr, d.j.Close())
+	err := d.j.Close()
+	d.clusterClose()
+	return errors.Join(cpErr, err)
 }

@@ -99,7 +99,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(add
 	m.reg.MustRegister(newSubscriptionCollector(d.j.Subscriptions))
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return errors.Join(fmt.Errorf("listen on %s: %w", cfg.Listen, err), d.j.Close())
+		err = errors.Join(fmt.Errorf("listen on %s: %w", cfg.Listen, err), d.j.Close())
+		d.clusterClose()
+		return err
 	}
 	srv := &http.Server{
 		Handler:           d.routes(),
@@ -121,6 +123,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(add
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	err = d.catchUp(runCtx)
+	if err == nil {
+		err = d.clusterStart(runCtx)
+	}
 	if err == nil {
 		err = d.register(append([]Handler{&checkpointer{d: d, last: time.Now()}}, handlers...)...)
 	}
