@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -48,7 +49,7 @@ func (n *Node) Publish(ctx context.Context, evs []event.Event) error {
 	} else {
 		msgs[0].Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(first-1, 10))
 		var ack *jetstreamext.BatchAck
-		ack, err = jetstreamext.PublishMsgBatch(ctx, n.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+		ack, err = jetstreamext.PublishMsgBatch(ctx, n.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false, AckTimeout: 5 * time.Second})
 		if err == nil {
 			got = ack.Sequence
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -256,7 +257,8 @@ func (d *daemon) clusterReady() (bool, string) {
 func (d *daemon) clusterInfo(w http.ResponseWriter, r *http.Request) {
 	local := d.j.Durable()
 	if d.cluster == nil {
-		writeJSON(w, http.StatusOK, map[string]any{"node": "", "mode": "single", "last_seq": local, "local_seq": local})
+		host, _ := os.Hostname() // one node: the host names it
+		writeJSON(w, http.StatusOK, map[string]any{"node": host, "mode": "single", "last_seq": local, "local_seq": local})
 		return
 	}
 	writeJSON(w, http.StatusOK, d.cluster.node.Info(r.Context(), local, 2*time.Second))

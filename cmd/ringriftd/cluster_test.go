@@ -414,3 +414,43 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestClusterEndpointOnOneNode(t *testing.T) {
+	base, _ := testDaemon(t, nil)
+	code, out := post(t, base+"/v1/events", "application/json", `{"type":"new_games","config_key":"hex8_2p","payload":{"games":1}}`)
+	require.Equal(t, 200, code, "%v", out)
+	v := viewOf(t, base)
+	assert.Equal(t, "single", v.Mode)
+	assert.Equal(t, uint64(1), v.LastSeq)
+	assert.Equal(t, uint64(1), v.LocalSeq)
+}
+
+func TestClusterFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string // "" = valid
+	}{
+		{[]string{"--cluster", "n1", "--cluster-listen", "127.0.0.1:6222", "--cluster-peers", "127.0.0.1:6222,127.0.0.1:6223,127.0.0.1:6224", "--sync", "always"}, ""},
+		{[]string{"--cluster", "n1", "--replicas", "1"}, ""},
+		{[]string{"--cluster-listen", "127.0.0.1:6222"}, "--cluster"},
+		{[]string{"--cluster", "n1", "--sync", "sometimes"}, "--sync"},
+		{[]string{"--cluster", "n1"}, "--replicas"},
+		{[]string{"--cluster", "n1", "--cluster-listen", "10.1.1.1:6222", "--cluster-peers", "10.1.1.1:6222,10.1.1.2:6222,10.1.1.3:6222"}, "--token"},
+	}
+	for _, tt := range tests {
+		var cfg Config
+		fs := newFlagSet()
+		finish := cfg.flagSet(fs, func(string) string { return "" })
+		require.NoError(t, fs.Parse(tt.args))
+		err := finish()
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if tt.want == "" {
+			assert.NoError(t, err, "%v", tt.args)
+			continue
+		}
+		require.ErrorIs(t, err, errConfig, "%v", tt.args)
+		assert.Contains(t, err.Error(), tt.want, "%v", tt.args)
+	}
+}
