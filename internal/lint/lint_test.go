@@ -96,6 +96,19 @@ func TestOnlyJournalImportsPebble(t *testing.T) {
 	}
 }
 
+func TestOnlyClusterImportsNATS(t *testing.T) {
+	for _, f := range parseAll(t, repoRoot(t)) {
+		if f.pkgDir == "cluster" || f.pkgDir == "internal/lint" {
+			continue
+		}
+		for _, p := range imports(f.file) {
+			if strings.HasPrefix(p, "github.com/nats-io/") || strings.HasPrefix(p, "github.com/synadia-io/") {
+				t.Errorf("%s imports %s: only cluster/ may touch NATS", f.path, p)
+			}
+		}
+	}
+}
+
 func TestPurePackages(t *testing.T) {
 	root := repoRoot(t)
 	forbidden := []string{module + "/journal", "github.com/cockroachdb/pebble", "net/http", "os", "io/ioutil"}
