@@ -88,6 +88,10 @@ func (n *Node) follow(ctx context.Context, r Replica) error {
 		if err != nil {
 			return err
 		}
+		n.lastSeq.Store(max(n.lastSeq.Load(), meta.Sequence.Stream+meta.NumPending))
+		if meta.Sequence.Stream <= r.Durable() && len(batch) == 0 {
+			continue // this node's own append: the replica holds it
+		}
 		e, err := Decode(msg.Data())
 		if err != nil {
 			return fmt.Errorf("stream seq %d: %w", meta.Sequence.Stream, err)
@@ -96,7 +100,6 @@ func (n *Node) follow(ctx context.Context, r Replica) error {
 			return fmt.Errorf("%w: stream seq %d holds an event of seq %d", ErrCodec, meta.Sequence.Stream, e.Seq)
 		}
 		batch = append(batch, e)
-		n.lastSeq.Store(max(n.lastSeq.Load(), meta.Sequence.Stream+meta.NumPending))
 		if meta.NumPending > 0 && len(batch) < followBatch {
 			continue
 		}

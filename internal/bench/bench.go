@@ -59,7 +59,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer os.RemoveAll(dir)
 	s := &suite{ctx: ctx, dir: dir, runs: *runs, scanEvents: *scanEvents, log: stderr, out: stdout, figures: map[string]float64{}, only: *only}
-	steps := []func() error{s.pebbleLimits, s.journalAppend, s.journalRead, s.journalRSS, s.engineFigures, s.replayCLI, s.httpFigures, s.clusterFigures}
+	steps := []func() error{s.pebbleLimits, s.journalAppend, s.journalRead, s.journalRSS, s.engineFigures, s.replayCLI, s.httpFigures, s.clusterFigures, s.clusterFailover}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
