@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test lint bench fuzz build
+.PHONY: test lint bench fuzz build chaos chaos-cluster
 
 ## test: the whole suite under the race detector, the lint test included.
 test:
@@ -27,3 +27,13 @@ fuzz:
 
 build:
 	$(GO) build $(PKGS)
+
+## chaos: soaks that kill processes at random (minutes each).
+chaos: chaos-cluster
+
+## chaos-cluster: three ringriftd processes in cluster mode, a node SIGKILLed
+## and restarted each round (CHAOS_ROUNDS, default 30; the stream leader's
+## node every third), clients appending through all nodes; then every
+## acknowledged id once, seqs 1..N, identical projections = replay rebuild.
+chaos-cluster:
+	RINGRIFT_CHAOS=1 $(GO) test -count=1 -timeout 60m -run '^TestChaosCluster$$' -v ./cmd/ringriftd/

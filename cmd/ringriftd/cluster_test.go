@@ -18,6 +18,8 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ringrift/ringriftd/replay"
 )
 
 // testNode is one in-process ringriftd of a test cluster.
@@ -28,6 +30,14 @@ type testNode struct {
 	cancel           context.CancelFunc
 	done             chan error
 }
+
+// member is a node of a test cluster, in-process or a process.
+type member interface {
+	url() string // "" while down
+	label() string
+}
+
+func (n *testNode) label() string { return n.name }
 
 func (n *testNode) url() string {
 	n.mu.Lock()
@@ -171,16 +181,19 @@ func viewOf(t *testing.T, base string) clusterView {
 // and a failed or unanswered attempt is retried with the same id on the
 // next node. acked maps every acknowledged id to the seq its answer gave.
 type clients struct {
-	nodes   []*testNode
+	nodes   []member
 	mu      sync.Mutex
 	acked   map[string]uint64
 	lastAck atomic.Int64 // unix nanos of the latest acknowledgement
+	// longest is the longest time between two acknowledgements (ns).
+	longest atomic.Int64
 	stop    chan struct{}
 	wg      sync.WaitGroup
 }
 
-func runClients(nodes []*testNode, n int) *clients {
+func runClients(nodes []member, n int) *clients {
 	c := &clients{nodes: nodes, acked: map[string]uint64{}, stop: make(chan struct{})}
+	c.lastAck.Store(time.Now().UnixNano())
 	for k := range n {
 		c.wg.Add(1)
 		go c.run(k)
@@ -205,10 +218,13 @@ func (c *clients) run(k int) {
 			}
 			status, seq, final := postOnce(base, body)
 			if status == "appended" || status == "duplicate" {
+				now := time.Now().UnixNano()
 				c.mu.Lock()
 				c.acked[id] = seq
+				if gap := now - c.lastAck.Swap(now); gap > c.longest.Load() {
+					c.longest.Store(gap)
+				}
 				c.mu.Unlock()
-				c.lastAck.Store(time.Now().UnixNano())
 				break
 			}
 			if final {
@@ -255,7 +271,7 @@ func (c *clients) count() int {
 
 // waitConverged waits until every running node's replica holds the same
 // last seq as the stream.
-func waitConverged(t *testing.T, nodes []*testNode) uint64 {
+func waitConverged(t *testing.T, nodes []member) uint64 {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -282,34 +298,49 @@ func waitConverged(t *testing.T, nodes []*testNode) uint64 {
 // journal shows: seqs 1..N without a gap on every node, the same id at the
 // same seq everywhere, every acknowledged id exactly once at the seq its
 // answer gave, and byte-identical projections.
-func checkJournals(t *testing.T, nodes []*testNode, acked map[string]uint64) {
+func checkJournals(t *testing.T, nodes []member, acked map[string]uint64) {
 	t.Helper()
 	last := waitConverged(t, nodes)
 	var first []string
 	var firstProj map[string]string
 	for _, n := range nodes {
 		ids, seqs := exportLines(t, n.url())
-		require.Len(t, seqs, int(last), "node %s holds %d events, the stream %d", n.name, len(seqs), last)
+		require.Len(t, seqs, int(last), "node %s holds %d events, the stream %d", n.label(), len(seqs), last)
 		for i, s := range seqs {
-			require.Equal(t, uint64(i+1), s, "node %s: seq %d at position %d", n.name, s, i+1)
+			require.Equal(t, uint64(i+1), s, "node %s: seq %d at position %d", n.label(), s, i+1)
 		}
 		count := map[string]int{}
 		for _, id := range ids {
 			count[id]++
 		}
 		for id, seq := range acked {
-			require.Equal(t, 1, count[id], "node %s: acknowledged id %s appears %d times", n.name, id, count[id])
-			require.Equal(t, id, ids[seq-1], "node %s: acknowledged id %s is not at the seq %d it was answered with", n.name, id, seq)
+			require.Equal(t, 1, count[id], "node %s: acknowledged id %s appears %d times", n.label(), id, count[id])
+			require.Equal(t, id, ids[seq-1], "node %s: acknowledged id %s is not at the seq %d it was answered with", n.label(), id, seq)
 		}
 		proj := projections(t, n.url())
 		if first == nil {
 			first, firstProj = ids, proj
 			continue
 		}
-		require.Equal(t, first, ids, "node %s's journal differs from %s's", n.name, nodes[0].name)
+		require.Equal(t, first, ids, "node %s's journal differs from %s's", n.label(), nodes[0].label())
+		checkRebuild(t, n.url(), proj)
 		for k, v := range firstProj {
-			require.Equal(t, v, proj[k], "node %s: /v1/%s differs from %s's", n.name, k, nodes[0].name)
+			require.Equal(t, v, proj[k], "node %s: /v1/%s differs from %s's", n.label(), k, nodes[0].label())
 		}
+	}
+}
+
+// checkRebuild: replay rebuild over the node's export gives the node's
+// projections.
+func checkRebuild(t *testing.T, base string, proj map[string]string) {
+	t.Helper()
+	src, err := replay.OpenURL(base, "", http.DefaultClient)
+	require.NoError(t, err)
+	defer src.Close()
+	p, err := replay.Rebuild(context.Background(), src, replay.Point{}, nil)
+	require.NoError(t, err)
+	for name, got := range map[string][]byte{"pipelines": p.Pipelines, "elo": p.Elo, "curriculum": p.Curriculum, "health": p.Health} {
+		require.JSONEq(t, string(got), proj[name], "replay rebuild's %s differs from %s/v1/%s", name, base, name)
 	}
 }
 
@@ -354,12 +385,13 @@ func TestClusterFailover(t *testing.T) {
 	}
 	nodes := testCluster(t)
 	peers := []string{nodes[0].route, nodes[1].route, nodes[2].route}
+	members := []member{nodes[0], nodes[1], nodes[2]}
 
 	v := viewOf(t, nodes[0].url())
 	require.Equal(t, "cluster", v.Mode)
 	require.NotEmpty(t, v.Leader)
 
-	load := runClients(nodes, 12)
+	load := runClients(members, 12)
 	waitFor(t, 20*time.Second, "appends before the kill", func() bool { return load.count() >= 300 })
 
 	// Lose the stream leader's node.
@@ -377,7 +409,7 @@ func TestClusterFailover(t *testing.T) {
 	leader.start(t, peers)
 	waitFor(t, 20*time.Second, "appends after the node returned", func() bool { return load.count() >= before+600 })
 	acked := load.halt()
-	checkJournals(t, nodes, acked)
+	checkJournals(t, members, acked)
 	t.Logf("%d events acknowledged", len(acked))
 
 	// A node restarted with an empty data directory rebuilds its replica.
@@ -385,7 +417,7 @@ func TestClusterFailover(t *testing.T) {
 	wiped.stop(t)
 	require.NoError(t, os.RemoveAll(wiped.dir))
 	wiped.start(t, peers)
-	checkJournals(t, nodes, acked)
+	checkJournals(t, members, acked)
 
 	// A lost quorum: appends are unavailable, reads still answer, stale.
 	nodes[0].stop(t)
