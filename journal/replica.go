@@ -125,6 +125,9 @@ type replicaState struct {
 	// rej is the rejected log's state before the group.
 	replicated []event.Event
 	rej        rejectedState
+	// head is the log's last seq as a refusal told it: while the replica
+	// is behind it, a group would be refused again, so it is not published.
+	head uint64
 }
 
 // initReplica sets up replication at Open.
@@ -229,6 +232,10 @@ func (j *Journal) replicaPublish(g *group) {
 	if rs == nil || j.next == g.firstSeq {
 		return
 	}
+	if rs.head >= g.firstSeq {
+		j.replicaUndo(g, &HeadMovedError{Head: rs.head})
+		return
+	}
 	evs, err := j.groupEvents(g)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), rs.opts.PublishTimeout)
@@ -238,6 +245,9 @@ func (j *Journal) replicaPublish(g *group) {
 		cancel()
 		if err == nil {
 			return
+		}
+		if hm := (*HeadMovedError)(nil); errors.As(err, &hm) {
+			rs.head = max(rs.head, hm.Head)
 		}
 		if !errors.Is(err, ErrHeadMoved) && !errors.Is(err, ErrNoQuorum) {
 			err = fmt.Errorf("%w: %w", ErrPublishUnknown, err)

@@ -39,7 +39,7 @@ func (p *procNode) url() string {
 // start runs the binary and returns once it listens (it listens only after
 // the stream is reachable) and /readyz is 200.
 func (p *procNode) start(bin string) error {
-	cmd := exec.Command(bin, append([]string{"--data-dir", p.dir, "--listen", "127.0.0.1:0", "--log-level", "warn"}, p.args...)...)
+	cmd := exec.Command(bin, append([]string{"--data-dir", p.dir, "--listen", "127.0.0.1:0"}, p.args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err
