@@ -33,7 +33,7 @@ chaos: chaos-cluster
 
 ## chaos-cluster: three ringriftd processes in cluster mode, a node SIGKILLed
 ## and restarted each round (CHAOS_ROUNDS, default 30; the stream leader's
-## node every third), clients appending through all nodes; then every
+## node every other), clients appending through all nodes; then every
 ## acknowledged id once, seqs 1..N, identical projections = replay rebuild.
 chaos-cluster:
 	RINGRIFT_CHAOS=1 $(GO) test -count=1 -timeout 60m -run '^TestChaosCluster$$' -v ./cmd/ringriftd/

@@ -83,8 +83,12 @@ type ReplicaHook interface {
 	// Savepoint marks the state between transactions (before a group);
 	// RollbackToSavepoint returns to it, undoing transactions committed
 	// since. An error from RollbackToSavepoint fails the journal.
+	// GroupDone follows every Savepoint once the group is published or
+	// undone, so a hook may hold a lock from Savepoint to GroupDone (and
+	// show readers only what the log stored).
 	Savepoint()
 	RollbackToSavepoint() error
+	GroupDone()
 }
 
 // ReplicaOptions make a journal the replica of a log of record.
@@ -229,7 +233,13 @@ func (g *group) rememberReplicated(e *event.Event, dedup bool) {
 // retryable error.
 func (j *Journal) replicaPublish(g *group) {
 	rs := j.replica
-	if rs == nil || j.next == g.firstSeq {
+	if rs == nil {
+		return
+	}
+	if rs.hook != nil {
+		defer rs.hook.GroupDone()
+	}
+	if j.next == g.firstSeq {
 		return
 	}
 	if rs.head >= g.firstSeq {

@@ -99,7 +99,10 @@ type clusterState struct {
 	wg      sync.WaitGroup
 }
 
-// replicaEngine is the engine as the hook of a replicated journal.
+// replicaEngine is the engine as the hook of a replicated journal. It holds
+// the engine's lock from the group's savepoint to its end, so that readers —
+// the HTTP projections and the checkpointer above all — only ever see state
+// the stream has stored (a group the stream refuses is rolled back).
 type replicaEngine struct {
 	*lockedEngine
 	sp         engine.Savepoint
@@ -117,15 +120,20 @@ func (r *replicaEngine) FoldReplicated(evs []event.Event) {
 	r.admitted = evs[len(evs)-1].Seq
 }
 
+// Savepoint takes the lock for the group; GroupDone releases it.
 func (r *replicaEngine) Savepoint() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.sp, r.spAdmitted = r.g.Savepoint(), r.admitted
 }
 
+func (r *replicaEngine) GroupDone() { r.mu.Unlock() }
+
+// Begin, Commit and Rollback run inside the group, under its lock.
+func (r *replicaEngine) Begin(atomic bool) { r.begin(atomic) }
+func (r *replicaEngine) Commit()           { r.commit() }
+func (r *replicaEngine) Rollback()         { r.rollback() }
+
 func (r *replicaEngine) RollbackToSavepoint() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if err := r.g.RollbackTo(r.sp); err != nil {
 		return err
 	}

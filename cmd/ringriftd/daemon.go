@@ -45,6 +45,12 @@ var _ journal.Hook = (*lockedEngine)(nil)
 
 func (l *lockedEngine) Begin(atomic bool) {
 	l.mu.Lock()
+	l.begin(atomic)
+}
+
+// begin, commit and rollback are the transaction under a lock held by the
+// caller.
+func (l *lockedEngine) begin(atomic bool) {
 	l.pending = l.admitted
 	l.staged = l.staged[:0]
 	l.g.Begin(atomic)
@@ -62,19 +68,27 @@ func (l *lockedEngine) Admit(e *event.Event) ([]event.Event, *event.Error) {
 }
 
 func (l *lockedEngine) Commit() {
+	l.commit()
+	l.mu.Unlock()
+}
+
+func (l *lockedEngine) commit() {
 	l.g.Commit()
 	l.admitted = l.pending
 	for _, s := range l.staged {
 		l.onCommit(s.e, s.decisions)
 	}
 	l.staged = l.staged[:0]
-	l.mu.Unlock()
 }
 
 func (l *lockedEngine) Rollback() {
+	l.rollback()
+	l.mu.Unlock()
+}
+
+func (l *lockedEngine) rollback() {
 	l.g.Rollback()
 	l.staged = l.staged[:0]
-	l.mu.Unlock()
 }
 
 // read runs f on the engine under the read lock.
