@@ -27,10 +27,26 @@ const followBatch = 1000
 
 // CheckReplica refuses a replica that holds seqs the stream does not: a data
 // directory of another cluster, or a stream that was recreated.
+//
+// The stream's head is asked until ctx ends: a JetStream API request right
+// after start (or during an election) may go unanswered, so each attempt
+// has its own short timeout.
 func (n *Node) CheckReplica(ctx context.Context, r Replica) error {
-	head, err := n.Head(ctx)
-	if err != nil {
-		return err
+	var head uint64
+	for {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		h, err := n.Head(actx)
+		cancel()
+		if err == nil {
+			head = h
+			break
+		}
+		n.log.Debug("asking the stream's head again", "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	if local := r.Durable(); local > head {
 		return fmt.Errorf("%w: %s holds seqs up to %d, stream %s ends at %d; start this node with an empty data directory",

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,6 +98,9 @@ type clusterState struct {
 	node    *cluster.Node
 	retries *prometheus.CounterVec
 	wg      sync.WaitGroup
+	// following is set once the replica was checked against the stream
+	// and follows it: /readyz waits for it.
+	following atomic.Bool
 }
 
 // replicaEngine is the engine as the hook of a replicated journal. It holds
@@ -196,7 +200,7 @@ func (d *daemon) clusterStart(ctx context.Context) error {
 	if cs == nil {
 		return nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	err := cs.node.CheckReplica(cctx, d.j)
 	cancel()
 	if err != nil {
@@ -222,6 +226,7 @@ func (d *daemon) clusterStart(ctx context.Context) error {
 			}
 		}
 	}()
+	cs.following.Store(true)
 	return nil
 }
 
@@ -251,6 +256,9 @@ func (d *daemon) replicaLag() uint64 {
 func (d *daemon) clusterReady() (bool, string) {
 	if d.cluster == nil {
 		return true, ""
+	}
+	if !d.cluster.following.Load() {
+		return false, "checking the replica against the stream"
 	}
 	if d.cluster.node.Stale() {
 		return false, "no quorum: the stream cannot be reached"
