@@ -64,8 +64,10 @@ type request struct {
 	results []Result
 	// reject is a request that only writes rejected-log entries (Reject).
 	reject []Rejection
-	err    error
-	done   chan struct{}
+	// replica: events of the log of record for a replica (Replicate).
+	replica bool
+	err     error
+	done    chan struct{}
 }
 
 // Append journals evs and answers once they are durable. It fills in the Seq,
@@ -88,6 +90,9 @@ func (j *Journal) Append(ctx context.Context, evs []event.Event, opts AppendOpti
 				req.results[i] = Result{Status: Refused, Refusal: err}
 			}
 		}
+	}
+	if j.replica != nil {
+		return j.appendAtHead(ctx, req) // replica.go
 	}
 	if err := j.enqueue(ctx, req); err != nil {
 		return nil, err

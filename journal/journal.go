@@ -59,6 +59,9 @@ type Options struct {
 	// doc, "Faults"). 0 means DefaultDiskReserve (64 MiB); -1 turns the guard
 	// off. The guard is off too where free space cannot be measured.
 	DiskReserve int64
+	// Replica, when set, makes the journal a replica of a log of record
+	// (cluster mode, replica.go).
+	Replica *ReplicaOptions
 }
 
 // CommitStats describe one group commit.
@@ -151,6 +154,7 @@ type Journal struct {
 	legacyDedup bool
 	// diskFull and spaceUnknown are the guard's last state, for its logs.
 	diskFull, spaceUnknown bool
+	replica                *replicaState // cluster mode; owned by the sequencer
 }
 
 // Open opens (or creates) the journal in dir.
@@ -192,6 +196,10 @@ func Open(dir string, opts Options) (*Journal, error) {
 	}
 	if j.fs == nil {
 		j.fs = vfs.Default
+	}
+	if err := j.initReplica(); err != nil {
+		_ = db.Close()
+		return nil, err
 	}
 	if err := j.recover(); err != nil {
 		_ = db.Close()

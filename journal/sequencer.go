@@ -87,12 +87,14 @@ func (j *Journal) runGroup(first *request) {
 	}
 	g.batch = j.db.NewBatch()
 	g.now = event.Millis(j.opts.Now())
+	j.replicaBegin(g) // cluster mode: replicated events first (replica.go)
 	g.firstSeq = j.next
 	g.space = j.freeSpace()
 	for _, r := range g.reqs {
 		j.process(g, r)
 	}
 	g.closeLookups()
+	j.replicaPublish(g) // cluster mode: the log of record stores the group first
 	g.lastSeq = j.next - 1
 	if err := j.applyGroup(g); err != nil {
 		g.answer(err)

@@ -51,6 +51,7 @@ func (d *daemon) routes() http.Handler {
 	handle("GET /v1/thresholds", "thresholds", dash.thresholds)
 	handle("GET /v1/flows/{machine}/definition", "flows", dash.flowDefinition)
 	web.New().Register(mux) // the dashboard at /, no auth: its assets hold no data
+	handle("GET /v1/cluster", "cluster", d.clusterInfo)
 	mux.Handle("GET /metrics", d.auth(d.metrics.handler().ServeHTTP))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "alive"})
@@ -201,6 +202,9 @@ func (d *daemon) decodeAppend(w http.ResponseWriter, r *http.Request) (req appen
 			"batch of %d events", len(items))
 		werr.Index = -1
 	}
+	if werr == nil {
+		werr = d.clusterBatchLimit(len(items), req.atomic)
+	}
 	if werr != nil {
 		d.refuseWhole(w, req.remote, body, werr)
 		return req, false
@@ -310,6 +314,10 @@ func (d *daemon) record(rs ...journal.Rejection) {
 // failed (nothing was written then either).
 func (d *daemon) unavailable(w http.ResponseWriter, err error) {
 	d.log.Error("journal error", "err", err)
+	if ref := clusterRefusal(err); ref != nil {
+		writeRequestRefusal(w, ref)
+		return
+	}
 	var ref *event.Error
 	switch {
 	case errors.Is(err, journal.ErrOutcomeUnknown):
@@ -721,6 +729,10 @@ func (d *daemon) export(w http.ResponseWriter, r *http.Request) {
 func (d *daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	if !d.ready.Load() || d.j.Err() != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "journal_error": errString(d.j.Err())})
+		return
+	}
+	if ok, why := d.clusterReady(); !ok {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "cluster": why})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ready": true, "seq": d.j.Durable()})

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ringrift/ringriftd/cluster"
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 )
@@ -55,6 +56,8 @@ type Config struct {
 	// (--boards hex12,square25): their configs are accepted everywhere a
 	// config key is parsed.
 	Boards []string
+	// Cluster is cluster mode (cluster.go); off without --cluster.
+	Cluster ClusterConfig
 }
 
 // DefaultConfig is the configuration of `ringriftd` without flags: the
@@ -76,6 +79,7 @@ func DefaultConfig() Config {
 		LogLevel:          "info",
 		Thresholds:        flows.DefaultThresholds(),
 		MaxFuture:         event.DefaultMaxFuture,
+		Cluster:           ClusterConfig{Replicas: cluster.DefaultReplicas, MaxLag: 1000},
 	}
 }
 
@@ -120,7 +124,11 @@ func parseConfig(args []string, getenv func(string) string, help io.Writer) (Con
 	f.String(&thresholds, "thresholds", "YAML file overriding the policies' thresholds (keys of flows.Thresholds, e.g. elo_gain: 30)")
 	var boards string
 	f.String(&boards, "boards", "extra board names beyond hex8, hexagonal, square8, square19, comma-separated (e.g. hex12): their configs such as hex12_2p are accepted")
+	finishCluster := c.clusterFlags(f)
 	if err := f.Parse(args, help); err != nil {
+		return c, err
+	}
+	if err := finishCluster(); err != nil {
 		return c, err
 	}
 	var err error
@@ -207,7 +215,7 @@ func (c *Config) Validate() error {
 	default:
 		return bad("log-level", "%q: want debug, info, warn or error", c.LogLevel)
 	}
-	return nil
+	return c.validateCluster()
 }
 
 // isLoopback reports whether host (of host:port) only listens on loopback.

@@ -45,6 +45,12 @@ var _ journal.Hook = (*lockedEngine)(nil)
 
 func (l *lockedEngine) Begin(atomic bool) {
 	l.mu.Lock()
+	l.begin(atomic)
+}
+
+// begin, commit and rollback are the transaction under a lock held by the
+// caller.
+func (l *lockedEngine) begin(atomic bool) {
 	l.pending = l.admitted
 	l.staged = l.staged[:0]
 	l.g.Begin(atomic)
@@ -62,19 +68,27 @@ func (l *lockedEngine) Admit(e *event.Event) ([]event.Event, *event.Error) {
 }
 
 func (l *lockedEngine) Commit() {
+	l.commit()
+	l.mu.Unlock()
+}
+
+func (l *lockedEngine) commit() {
 	l.g.Commit()
 	l.admitted = l.pending
 	for _, s := range l.staged {
 		l.onCommit(s.e, s.decisions)
 	}
 	l.staged = l.staged[:0]
-	l.mu.Unlock()
 }
 
 func (l *lockedEngine) Rollback() {
+	l.rollback()
+	l.mu.Unlock()
+}
+
+func (l *lockedEngine) rollback() {
 	l.g.Rollback()
 	l.staged = l.staged[:0]
-	l.mu.Unlock()
 }
 
 // read runs f on the engine under the read lock.
@@ -99,6 +113,7 @@ type daemon struct {
 	start     time.Time
 	stopping  chan struct{} // closed when the HTTP server shuts down: streams end
 	dead      *journal.DeadLetters
+	cluster   *clusterState // cluster mode (cluster.go), nil on one node
 }
 
 // openDaemon opens the journal with the engine as its hook. The engine is
@@ -115,9 +130,14 @@ func openDaemon(cfg Config, log *slog.Logger, m *metrics) (*daemon, error) {
 	opts.Validator = d.validator
 	d.eng = &lockedEngine{g: engine.New(opts)}
 	d.eng.onCommit = d.admitted
-	j, err := journal.Open(cfg.DataDir, journal.Options{Hook: d.eng, DedupWindow: cfg.Dedup,
-		Check: d.validator.Validate, Logger: log, OnCommit: m.committed})
+	jopts := journal.Options{Hook: d.eng, DedupWindow: cfg.Dedup,
+		Check: d.validator.Validate, Logger: log, OnCommit: m.committed}
+	if err := d.clusterOpen(&jopts); err != nil {
+		return nil, err
+	}
+	j, err := journal.Open(cfg.DataDir, jopts)
 	if err != nil {
+		d.clusterClose()
 		return nil, err
 	}
 	d.j = j
@@ -245,5 +265,7 @@ func (d *daemon) close() error {
 	if cpErr != nil {
 		d.log.Warn("final checkpoint failed", "err", cpErr)
 	}
-	return errors.Join(cpErr, d.j.Close())
+	err := d.j.Close()
+	d.clusterClose()
+	return errors.Join(cpErr, err)
 }

@@ -133,6 +133,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(add
 	defer cancel()
 	err = d.catchUp(runCtx)
 	if err == nil {
+		err = d.clusterStart(runCtx)
+	}
+	if err == nil {
 		err = d.register(append([]Handler{&checkpointer{d: d, last: time.Now()}}, handlers...)...)
 	}
 	if err == nil {

@@ -59,7 +59,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer os.RemoveAll(dir)
 	s := &suite{ctx: ctx, dir: dir, runs: *runs, scanEvents: *scanEvents, log: stderr, out: stdout, figures: map[string]float64{}, only: *only}
-	steps := []func() error{s.pebbleLimits, s.journalAppend, s.journalRead, s.journalRSS, s.engineFigures, s.replayCLI, s.httpFigures}
+	steps := []func() error{s.pebbleLimits, s.journalAppend, s.journalRead, s.journalRSS, s.engineFigures, s.replayCLI, s.httpFigures, s.clusterFigures, s.clusterFailover}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -187,6 +187,9 @@ func (s *suite) checks() {
 		{"http single p99 ≤ 20 ms", "http.ingest_single_c64.p99_ms", "", -20},
 		{"stream fan-out p99 ≤ 50 ms", "http.stream_fanout.p99_ms", "", -50},
 		{"stream: no event missed (0)", "http.stream_fanout.missing", "", -0.5},
+		{"cluster vs one node's journal", "cluster.append_c64.events_per_sec", "journal.append_c64.events_per_sec", 0.5},
+		{"cluster vs raw JetStream R3", "cluster.append_c64.events_per_sec", "limit.jetstream_r3_c64.events_per_sec", 1},
+		{"failover < 10 s", "cluster.failover_ms", "", -10000},
 	}
 	fmt.Fprintln(s.log, "targets:")
 	for _, c := range cs {

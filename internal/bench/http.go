@@ -84,10 +84,10 @@ type daemonProc struct {
 
 var listenAddrRe = regexp.MustCompile(`addr=http://(\S+)`)
 
-// startDaemon starts bin on a free loopback port with a fresh data
-// directory and returns once GET /readyz answers 200.
-func (s *suite) startDaemon(bin string) (*daemonProc, error) {
-	cmd := exec.Command(bin, "--data-dir", s.tempDir(), "--listen", "127.0.0.1:0")
+// startDaemon starts bin (with args) on a free loopback port with a fresh
+// data directory and returns once GET /readyz answers 200.
+func (s *suite) startDaemon(bin string, args ...string) (*daemonProc, error) {
+	cmd := exec.Command(bin, append([]string{"--data-dir", s.tempDir(), "--listen", "127.0.0.1:0"}, args...)...)
 	// The daemon reads RINGRIFT_* variables (token, trace …): the defaults
 	// are what is measured.
 	for _, kv := range os.Environ() {

@@ -98,7 +98,7 @@ var allowed = map[string][]string{
 	"fixtures":        {"event", "flows", "projections", "engine", "journal"},
 	"internal/gen":    {"event"},
 	"internal/sim":    {"event", "flows", "projections", "internal/gen"},
-	"internal/bench":  {"event", "flows", "projections", "engine", "journal", "internal/gen"},
+	"internal/bench":  {"event", "flows", "projections", "engine", "journal", "cluster", "internal/gen"},
 	"internal/lint":   {},
 	"cmd/ringriftd":   {"*"},
 	"cmd/replay":      {"*"},
@@ -138,6 +138,19 @@ func TestImportsFollowTheLayout(t *testing.T) {
 				if strings.HasPrefix(p, tp.prefix) && !slices.Contains(tp.only, f.pkgDir) {
 					t.Errorf("%s imports %s: only %v may", f.path, p, tp.only)
 				}
+			}
+		}
+	}
+}
+
+func TestOnlyClusterImportsNATS(t *testing.T) {
+	for _, f := range parseAll(t, repoRoot(t)) {
+		if f.pkgDir == "cluster" || f.pkgDir == "internal/lint" {
+			continue
+		}
+		for _, p := range imports(f.file) {
+			if strings.HasPrefix(p, "github.com/nats-io/") || strings.HasPrefix(p, "github.com/synadia-io/") {
+				t.Errorf("%s imports %s: only cluster/ may touch NATS", f.path, p)
 			}
 		}
 	}

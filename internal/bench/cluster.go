@@ -1,0 +1,140 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/ringrift/ringriftd/cluster"
+	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/journal"
+)
+
+// benchCluster is three in-process nodes on loopback (embedded NATS servers,
+// R3 stream), each with its Pebble journal as a replica.
+type benchCluster struct {
+	nodes    []*cluster.Node
+	journals []*journal.Journal
+	cancel   context.CancelFunc
+	follow   sync.WaitGroup
+}
+
+func freeLoopbackPorts(n int) ([]string, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
+	}
+	return out, nil
+}
+
+func (s *suite) startBenchCluster() (*benchCluster, error) {
+	peers, err := freeLoopbackPorts(3)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	c := &benchCluster{nodes: make([]*cluster.Node, 3), cancel: cancel}
+	errs := make([]error, 3)
+	dirs := make([]string, 3)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		dirs[i] = s.tempDir()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.nodes[i], errs[i] = cluster.Start(ctx, cluster.Config{Name: fmt.Sprintf("b%d", i+1), DataDir: dirs[i],
+				Listen: peers[i], Peers: peers, Replicas: 3, StartTimeout: 60 * time.Second})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+	}
+	for i, n := range c.nodes {
+		j, err := journal.Open(filepath.Join(dirs[i], "journal"), journal.Options{MaxGroupEvents: 1000,
+			Replica: &journal.ReplicaOptions{Log: n}})
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		c.journals = append(c.journals, j)
+		c.follow.Add(1)
+		go func() { defer c.follow.Done(); _ = n.Follow(ctx, j) }()
+	}
+	return c, nil
+}
+
+func (c *benchCluster) close() {
+	c.cancel()
+	c.follow.Wait()
+	for _, j := range c.journals {
+		_ = j.Close()
+	}
+	for _, n := range c.nodes {
+		if n != nil {
+			n.Close()
+		}
+	}
+}
+
+// clusterFigures: cluster.append_c64 (64 writers spread over three nodes,
+// one event per append) beside limit.jetstream_r3_c64 (64 synchronous raw
+// publishers to an R3 stream of the same servers), alternating, and
+// journal.append_c64 from this run for the ratio.
+func (s *suite) clusterFigures() error {
+	if !s.want("cluster.append_c64") && !s.want("limit.jetstream_r3_c64") {
+		return nil
+	}
+	if _, ok := s.figures["journal.append_c64.events_per_sec"]; !ok {
+		only := s.only
+		s.only = "journal.append_c64"
+		err := s.journalAppend()
+		s.only = only
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(s.log, "starting a three-node cluster (embedded NATS, R3)")
+	c, err := s.startBenchCluster()
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	const writers, each = 64, 150
+	mk := func(k int) event.Event {
+		e := newGames(k)
+		e.ID = ulid.Make()
+		return e
+	}
+	return s.ratio("cluster.append_c64.vs_raw_r3", "cluster.append_c64.events_per_sec", func() (float64, error) {
+		d, err := concurrently(writers, each, func(w, k int) error {
+			_, err := c.journals[w%3].Append(s.ctx, []event.Event{mk(k)}, journal.AppendOptions{})
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		return rate(writers*each, d), nil
+	}, "limit.jetstream_r3_c64.events_per_sec", func() (float64, error) {
+		return c.nodes[0].RawPublishRate(s.ctx, writers, each, mk)
+	})
+}
