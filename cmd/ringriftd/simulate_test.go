@@ -153,6 +153,37 @@ func TestSimulate(t *testing.T) {
 	})
 }
 
+// TestSimulateRepeatsAreMarked: the simulator's legitimate repeats
+// (heartbeats, passed health checks, the background traffic) carry
+// "dedup": false, as journal.md asks of producers, so replay lost reports
+// only what was re-sent on purpose as a probable duplicate.
+func TestSimulateRepeatsAreMarked(t *testing.T) {
+	base, _ := testDaemon(t, nil)
+	o, err := parseSimulate([]string{"--url", base, "--rate", "0", "--events", "1500",
+		"--seed", "4", "--every", "0"}, noEnv, io.Discard) // the default --step, 2s: repeats within 30 s
+	require.NoError(t, err)
+	_, err = sim.Run(context.Background(), o, io.Discard)
+	require.NoError(t, err)
+	code, body := get(t, base+"/v1/lost")
+	require.Equal(t, 200, code, "%s", body)
+	var rep struct {
+		Findings []struct {
+			Kind    string `json:"kind"`
+			Message string `json:"message"`
+		} `json:"findings"`
+	}
+	require.NoError(t, json.Unmarshal(body, &rep))
+	require.NotEmpty(t, rep.Findings, "the simulator re-sends and sends bad events on purpose")
+	for _, f := range rep.Findings {
+		if f.Kind != "probable_duplicate" {
+			continue
+		}
+		for _, typ := range []string{"coordinator_heartbeat", "health_check_passed", "work_queued", "elo_updated", "opponent_mastered"} {
+			assert.False(t, strings.HasPrefix(f.Message, typ+" "), "a legitimate repeat reported: %s", f.Message)
+		}
+	}
+}
+
 // TestSimulateDeterministic: the same seed, start and batch size send the
 // same events, so two fresh daemons journal the same events (ids and
 // record times aside: compatibility-shape events get their ids from the

@@ -466,5 +466,6 @@ func (n *nodeActor) step(w *World) (outEvent, bool) {
 	if n.broken {
 		return ev("health_check_failed", "HealthMonitor", event.Object{}.Str("reason", "daemon unresponsive"))
 	}
-	return ev("health_check_passed", "HealthMonitor", event.Object{}.Int("latency_ms", int64(5+w.r.IntN(40))))
+	e, ok := ev("health_check_passed", "HealthMonitor", event.Object{}.Int("latency_ms", int64(5+w.r.IntN(40))))
+	return e.repeatable(), ok // a passed check repeats legitimately
 }

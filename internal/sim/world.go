@@ -365,9 +365,21 @@ func (w *World) background() outEvent {
 		default:
 			continue
 		}
-		return w.evRaw(g.Type, g.ConfigKey, g.NodeID, src, "", g.Payload)
+		return w.evRaw(g.Type, g.ConfigKey, g.NodeID, src, "", g.Payload).repeatable()
 	}
-	return w.ev("coordinator_heartbeat", "", "", "ClusterCoordinator", event.Object{}.Str("daemon", "SelfplayScheduler"))
+	return w.ev("coordinator_heartbeat", "", "", "ClusterCoordinator", event.Object{}.Str("daemon", "SelfplayScheduler")).repeatable()
+}
+
+// repeatable marks an event whose content legitimately repeats (a
+// heartbeat, a re-rating) "dedup": false, as journal.md asks of producers:
+// content dedup then never drops it, and replay lost does not report it as
+// a probable duplicate. The simulator's deliberate re-sends are not marked.
+func (o outEvent) repeatable() outEvent {
+	if o.compat || len(o.body) == 0 || o.body[len(o.body)-1] != '}' {
+		return o
+	}
+	o.body = append(o.body[:len(o.body)-1:len(o.body)-1], `,"dedup":false}`...)
+	return o
 }
 
 // bad is an event that is wrong on purpose, of the kinds the old bus let
