@@ -173,8 +173,7 @@ func (d *daemon) appendEvents(w http.ResponseWriter, r *http.Request) {
 func (d *daemon) decodeAppend(w http.ResponseWriter, r *http.Request) (req appendRequest, ok bool) {
 	req = appendRequest{atomic: true, remote: r.RemoteAddr}
 	if !d.ready.Load() {
-		writeRefusal(w, event.Errorf(event.CodeUnavailable, "", "retry when GET /readyz answers 200",
-			"ringriftd is catching up with its journal"))
+		writeRequestRefusal(w, catchingUp())
 		return req, false
 	}
 	if v := r.URL.Query().Get("atomic"); v != "" {

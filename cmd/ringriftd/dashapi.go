@@ -34,8 +34,7 @@ func (a *dashAPI) notReady(w http.ResponseWriter) bool {
 	if a.d.ready.Load() {
 		return false
 	}
-	writeRefusal(w, event.Errorf(event.CodeUnavailable, "", "retry when GET /readyz answers 200",
-		"ringriftd is catching up with its journal"))
+	writeRequestRefusal(w, catchingUp())
 	return true
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -114,4 +115,32 @@ func TestHTTPErrors(t *testing.T) {
 		assert.NotContains(t, hint, "()")
 		assert.True(t, strings.Contains(hint, "GET /v1/catalog"), hint)
 	})
+}
+
+// TestCatchingUpNamesNoEvent: before the daemon has caught up, an append
+// and a dashboard read are refused as whole requests (503 unavailable, no
+// index: no event of the request is at fault).
+func TestCatchingUpNamesNoEvent(t *testing.T) {
+	d := &daemon{} // not ready
+	for name, answer := range map[string]func(w http.ResponseWriter){
+		"append": func(w http.ResponseWriter) {
+			r := httptest.NewRequest("POST", "/v1/events", strings.NewReader(`{"type":"sync_started"}`))
+			_, ok := d.decodeAppend(w, r)
+			assert.False(t, ok)
+		},
+		"dashboard read": func(w http.ResponseWriter) {
+			assert.True(t, (&dashAPI{d: d}).notReady(w))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			answer(w)
+			require.Equal(t, http.StatusServiceUnavailable, w.Code)
+			var body struct{ Error map[string]any }
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body), w.Body.String())
+			assert.Equal(t, "unavailable", body.Error["code"])
+			assert.NotContains(t, body.Error, "index")
+			assert.Contains(t, body.Error["hint"], "/readyz")
+		})
+	}
 }
