@@ -59,7 +59,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer os.RemoveAll(dir)
 	s := &suite{ctx: ctx, dir: dir, runs: *runs, scanEvents: *scanEvents, log: stderr, out: stdout, figures: map[string]float64{}, only: *only}
-	steps := []func() error{s.pebbleLimits, s.journalAppend, s.journalRead, s.journalRSS, s.engineFigures, s.replayCLI, s.httpFigures, s.clusterFigures, s.clusterFailover}
+	steps := []func() error{s.pebbleLimits, s.journalAppend, s.journalRead, s.journalRSS, s.engineFigures, s.replayCLI, s.httpFigures, s.httpPageOpen, s.clusterFigures, s.clusterFailover}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -81,6 +81,8 @@ type suite struct {
 	figures    map[string]float64
 	only       string
 	n          int
+	// lastCPU is the CPU time of the last daemon withDaemon ran.
+	lastCPU time.Duration
 }
 
 func (s *suite) want(name string) bool {
@@ -176,6 +178,8 @@ func (s *suite) checks() {
 		{"rebuild vs scan decode", "replay.rebuild.events_per_sec", "journal.scan_decode.events_per_sec", 0.5},
 		{"enforcement overhead", "sequencer.enforce_overhead", "", 0.8},
 		{"policies overhead", "sequencer.policies_overhead", "", 0.8},
+		{"appends with a dashboard open", "http.page_open.ingest_ratio", "", 0.8},
+		{"daemon CPU per event with a dashboard open", "http.page_open.daemon_cpu_ratio", "", -1.2},
 		{"restart from checkpoint", "restart.checkpoint_ms", "", -500},
 		{"replay lost ≤ 5 s", "replay.lost.seconds", "", -5},
 		{"replay lost RSS ≤ 200 MB", "replay.lost.rss_mb", "", -200},

@@ -195,7 +195,9 @@ func (s *suite) withDaemon(bin string, f func(p *daemonProc, c *http.Client) (fl
 	if serr := p.stop(); err == nil {
 		err = serr
 	}
+	s.lastCPU = 0
 	if ps := p.cmd.ProcessState; ps != nil {
+		s.lastCPU = ps.UserTime() + ps.SystemTime()
 		// Whether the daemon was short of CPU: the machine has 2 cores,
 		// shared with the load.
 		fmt.Fprintf(s.log, "    ringriftd used %.1f CPU-s (user %.1f, sys %.1f) in %.1f s of load\n",
@@ -309,37 +311,9 @@ func (s *suite) httpIngestSingle(bin string) error {
 	var p99s []float64
 	if _, err := s.median("http.ingest_single_c64.events_per_sec", func() (float64, error) {
 		return s.withDaemon(bin, func(p *daemonProc, c *http.Client) (float64, error) {
-			if err := warmConns(c, p.base, clients); err != nil {
-				return 0, err
-			}
-			url := p.base + "/v1/events"
-			lat := make([]time.Duration, clients*each)
-			var appended atomic.Int64
-			d, err := concurrently(clients, each, func(_, k int) error {
-				t := time.Now()
-				status, ans, err := post(c, url, "application/json", bodies[k])
-				lat[k] = time.Since(t)
-				if err != nil {
-					return err
-				}
-				if status >= 500 || status == http.StatusBadRequest {
-					return fmt.Errorf("POST event %d: %d %s", k, status, truncate(ans))
-				}
-				if status == http.StatusOK && bytes.Contains(ans, appendedMark) {
-					appended.Add(1)
-				}
-				return nil
-			})
-			if err != nil {
-				return 0, err
-			}
-			if n := appended.Load(); n != clients*each {
-				fmt.Fprintf(s.log, "    %d of %d events appended (the rest refused)\n", n, clients*each)
-			}
-			sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
-			p99s = append(p99s, ms(lat[len(lat)*99/100]))
-			fmt.Fprintf(s.log, "    latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), ms(lat[len(lat)-1]))
-			return rate(clients*each, d), nil
+			r, p99, err := s.singleLoad(p, c, bodies, clients, each)
+			p99s = append(p99s, p99)
+			return r, err
 		})
 	}); err != nil {
 		return err
@@ -347,6 +321,43 @@ func (s *suite) httpIngestSingle(bin string) error {
 	sort.Float64s(p99s)
 	s.report("http.ingest_single_c64.p99_ms", p99s[len(p99s)/2])
 	return nil
+}
+
+// singleLoad posts bodies, one event per request, from clients keep-alive
+// clients (each bodies in turn); it returns the rate and the p99 latency
+// in milliseconds.
+func (s *suite) singleLoad(p *daemonProc, c *http.Client, bodies [][]byte, clients, each int) (float64, float64, error) {
+	if err := warmConns(c, p.base, clients); err != nil {
+		return 0, 0, err
+	}
+	url := p.base + "/v1/events"
+	lat := make([]time.Duration, clients*each)
+	var appended atomic.Int64
+	d, err := concurrently(clients, each, func(_, k int) error {
+		t := time.Now()
+		status, ans, err := post(c, url, "application/json", bodies[k])
+		lat[k] = time.Since(t)
+		if err != nil {
+			return err
+		}
+		if status >= 500 || status == http.StatusBadRequest {
+			return fmt.Errorf("POST event %d: %d %s", k, status, truncate(ans))
+		}
+		if status == http.StatusOK && bytes.Contains(ans, appendedMark) {
+			appended.Add(1)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	if n := appended.Load(); n != int64(clients*each) {
+		fmt.Fprintf(s.log, "    %d of %d events appended (the rest refused)\n", n, clients*each)
+	}
+	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
+	p99 := ms(lat[len(lat)*99/100])
+	fmt.Fprintf(s.log, "    latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", ms(lat[len(lat)/2]), p99, ms(lat[len(lat)-1]))
+	return rate(clients*each, d), p99, nil
 }
 
 // appendAnswer is the part of POST /v1/events's answer the fan-out reads.
