@@ -66,8 +66,13 @@ type request struct {
 	reject []Rejection
 	// replica: events of the log of record for a replica (Replicate).
 	replica bool
-	err     error
-	done    chan struct{}
+	// seqLo, seqHi: the seqs [seqLo, seqHi) the request took in its group
+	// (its events and their decisions); rejWritten: its reject entries are
+	// in the group's batch. Both for a replica's publish (replica.go).
+	seqLo, seqHi uint64
+	rejWritten   bool
+	err          error
+	done         chan struct{}
 }
 
 // Append journals evs and answers once they are durable. It fills in the Seq,

@@ -250,21 +250,59 @@ func (j *Journal) replicaPublish(g *group) {
 	evs, err := j.groupEvents(g)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), rs.opts.PublishTimeout)
-		for start := 0; start < len(evs) && err == nil; start += rs.opts.MaxBatch {
-			err = rs.opts.Log.Publish(ctx, evs[start:min(start+rs.opts.MaxBatch, len(evs))])
+		stored := 0
+		for _, b := range publishBatches(g, evs, rs.opts.MaxBatch) {
+			if err = rs.opts.Log.Publish(ctx, b); err != nil {
+				break
+			}
+			stored += len(b)
 		}
 		cancel()
 		if err == nil {
+			g.published = true
 			return
 		}
 		if hm := (*HeadMovedError)(nil); errors.As(err, &hm) {
 			rs.head = max(rs.head, hm.Head)
 		}
-		if !errors.Is(err, ErrHeadMoved) && !errors.Is(err, ErrNoQuorum) {
+		switch {
+		case stored > 0:
+			// part of the group is in the log: every append of it may have
+			// landed (the retry finds out, by id)
+			err = fmt.Errorf("%w: the log stored %d of the group's %d events, then: %v", ErrPublishUnknown, stored, len(evs), err)
+		case !errors.Is(err, ErrHeadMoved) && !errors.Is(err, ErrNoQuorum):
 			err = fmt.Errorf("%w: %w", ErrPublishUnknown, err)
 		}
 	}
 	j.replicaUndo(g, err)
+}
+
+// publishBatches cuts the group's events (evs, from g.firstSeq) into
+// publishes of at most max events at the boundaries of its appends, so that
+// one append (its events and their decisions) never spans two publishes of
+// which one may land without the other. Only an append longer than max by
+// itself is cut inside.
+func publishBatches(g *group, evs []event.Event, max int) [][]event.Event {
+	var out [][]event.Event
+	start := 0 // index in evs of the open batch's first event
+	for _, r := range g.reqs {
+		if r.replica || r.seqHi <= r.seqLo {
+			continue
+		}
+		lo, hi := int(r.seqLo-g.firstSeq), int(r.seqHi-g.firstSeq)
+		if hi-start > max && lo > start { // it does not fit: close the batch before it
+			out = append(out, evs[start:lo])
+			start = lo
+		}
+		for hi-start > max { // an append longer than a batch
+			out = append(out, evs[start:start+max])
+			start += max
+		}
+	}
+	if start < len(evs) {
+		out = append(out, evs[start:])
+	}
+	return out
 }
 
 // groupEvents decodes the events the group sequenced (seq ≥ firstSeq) from
@@ -321,8 +359,10 @@ func (j *Journal) replicaUndo(g *group, cause error) {
 		g.rememberReplicated(e, j.opts.DedupWindow > 0)
 	}
 	for _, r := range g.reqs {
-		for _, rej := range r.reject {
-			j.addRejection(g.batch, rej)
+		if r.rejWritten { // not one the disk guard refused before writing
+			for _, rej := range r.reject {
+				j.addRejection(g.batch, rej)
+			}
 		}
 		if r.replica || len(r.events) == 0 {
 			continue
@@ -386,9 +426,14 @@ func (j *Journal) appendAtHead(ctx context.Context, req *request) ([]Result, err
 
 // finalReplicaErr is the answer after the last attempt: unknown if any
 // attempt's outcome was unknown and none settled it.
+//
+// Once an attempt's outcome was unknown, every later failure is answered
+// unknown too: a refusal, a full disk or a closed journal on a retry says
+// nothing of whether that earlier publish landed (%v: the last error is
+// told, not matched, so that it never reads as "not landed").
 func (j *Journal) finalReplicaErr(err error, unknown bool) error {
-	if unknown && (errors.Is(err, ErrHeadMoved) || errors.Is(err, ErrNoQuorum) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-		return fmt.Errorf("%w (an earlier attempt: %w)", ErrPublishUnknown, err)
+	if unknown {
+		return fmt.Errorf("%w (an earlier attempt's outcome is unknown; the last attempt: %v)", ErrPublishUnknown, err)
 	}
 	return err
 }

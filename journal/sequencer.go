@@ -35,6 +35,8 @@ type group struct {
 	// Pebble (the fsync wait starts there).
 	firstSeq uint64
 	applied  time.Time
+	// published: the log of record stored the group (cluster mode).
+	published bool
 }
 
 type dedupEntry struct {
@@ -91,12 +93,19 @@ func (j *Journal) runGroup(first *request) {
 	g.firstSeq = j.next
 	g.space = j.freeSpace()
 	for _, r := range g.reqs {
+		r.seqLo = j.next
 		j.process(g, r)
+		r.seqHi = j.next
 	}
 	g.closeLookups()
 	j.replicaPublish(g) // cluster mode: the log of record stores the group first
 	g.lastSeq = j.next - 1
 	if err := j.applyGroup(g); err != nil {
+		if g.published {
+			// the log of record holds the group: whatever the replica's
+			// trouble, the answer is never "not landed"
+			err = fmt.Errorf("%w: the log of record stored the group, this replica could not write it: %v", ErrPublishUnknown, err)
+		}
 		g.answer(err)
 		return
 	}
@@ -160,6 +169,9 @@ type pending struct {
 // rolled back, j.next reset and its ids and content keys forgotten. The rest
 // of the group goes on either way.
 func (j *Journal) process(g *group, r *request) {
+	if r.replica {
+		return // replicaBegin wrote its events: they are the log's, not refusable
+	}
 	if err := j.roomFor(g, r); err != nil {
 		r.err, r.results = err, nil
 		return
@@ -167,6 +179,7 @@ func (j *Journal) process(g *group, r *request) {
 	for _, rej := range r.reject {
 		j.addRejection(g.batch, rej)
 	}
+	r.rejWritten = true
 	if len(r.events) == 0 {
 		return
 	}

@@ -299,9 +299,12 @@ func clusterRefusal(err error) *event.Error {
 	case errors.Is(err, journal.ErrPublishUnknown):
 		return event.Errorf(event.CodeOutcomeUnknown, "", "retry with the same ids, which is safe: a repeat is answered as a duplicate",
 			"the cluster did not confirm the append in time; it may or may not have landed: %v", err)
-	case errors.Is(err, journal.ErrNoQuorum), errors.Is(err, journal.ErrHeadMoved):
+	case errors.Is(err, journal.ErrNoQuorum):
 		return event.Errorf(event.CodeUnavailable, "", "nothing of this request was journaled; retry later, or on another node",
 			"the cluster cannot take appends (no quorum): %v", err)
+	case errors.Is(err, journal.ErrHeadMoved):
+		return event.Errorf(event.CodeUnavailable, "", "nothing of this request was journaled; retry",
+			"other nodes kept appending ahead of this one until the retries ran out: %v", err)
 	}
 	return nil
 }

@@ -254,9 +254,10 @@ func (c *checkpointer) Handle(ctx context.Context, _ *event.Event) error {
 // close closes the handlers, then writes the final checkpoint and closes
 // the journal.
 func (d *daemon) close() error {
+	var subErrs []error // each subscription's last cursor save
 	d.subsMu.Lock()
 	for _, s := range d.subs {
-		s.sub.Close()
+		subErrs = append(subErrs, s.sub.Close())
 	}
 	d.subsMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -267,5 +268,5 @@ func (d *daemon) close() error {
 	}
 	err := d.j.Close()
 	d.clusterClose()
-	return errors.Join(cpErr, err)
+	return errors.Join(append(subErrs, cpErr, err)...)
 }
