@@ -173,6 +173,9 @@ func (d *DeadLetters) Redeliver(ctx context.Context, s *Subscription, seq uint64
 	if err != nil {
 		return Redelivery{DeadLetter: dl}, fmt.Errorf("journal: redeliver dead letter %d: journaling handler_redelivered: %w", seq, err)
 	}
+	if res[0].Status == Refused {
+		return Redelivery{DeadLetter: dl}, fmt.Errorf("journal: redeliver dead letter %d: handler_redelivered refused: %w", seq, res[0].Refusal)
+	}
 	r := Redelivery{DeadLetter: dl, Seq: res[0].Seq, ID: res[0].ID.String(), Attempts: attempts}
 	r.DeadLetter.RedeliveredBy = r.Seq
 	s.j.log.Info("dead letter redelivered", "subscription", s.name, "dead_letter", seq, "seq", dl.EventSeq, "redelivered_seq", r.Seq)
