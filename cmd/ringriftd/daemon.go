@@ -132,6 +132,9 @@ func openDaemon(cfg Config, log *slog.Logger, m *metrics) (*daemon, error) {
 	d.eng.onCommit = d.admitted
 	jopts := journal.Options{Hook: d.eng, DedupWindow: cfg.Dedup,
 		Check: d.validator.Validate, Logger: log, OnCommit: m.committed}
+	if err := journal.Held(cfg.DataDir); err != nil {
+		return nil, err // before the cluster node writes its store there
+	}
 	if err := d.clusterOpen(&jopts); err != nil {
 		return nil, err
 	}

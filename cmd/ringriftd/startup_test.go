@@ -95,6 +95,13 @@ func TestSecondDaemonNamesTheHolder(t *testing.T) {
 	require.Error(t, err, "the second daemon must not start:\n%s", out)
 	assert.Contains(t, string(out), fmt.Sprintf("another process (pid %d) holds the journal in %s", first.cmd.Process.Pid, data))
 	assert.NotContains(t, string(out), "resource temporarily unavailable")
+
+	// in cluster mode too, and before its embedded server writes its store
+	// into the held directory
+	out, err = exec.CommandContext(ctx, bin, "--data-dir", data, "--listen", "127.0.0.1:0", "--cluster", "n1", "--replicas", "1").CombinedOutput()
+	require.Error(t, err, "the second daemon must not start:\n%s", out)
+	assert.Contains(t, string(out), fmt.Sprintf("another process (pid %d) holds the journal in %s", first.cmd.Process.Pid, data))
+	assert.NoDirExists(t, filepath.Join(data, "nats"), "nothing written into the held directory")
 }
 
 // TestThresholdsChangeRefolds: the engine checkpoint records its thresholds;
