@@ -23,7 +23,7 @@ const rebaseEvents = 16384
 
 // Begin opens the transaction of one append (journal.Hook).
 func (g *Engine) Begin(atomic bool) {
-	if len(g.undo.log) >= rebaseEvents {
+	if len(g.undo.log) >= rebaseEvents && !g.undo.pinned {
 		g.undo.drop()
 	}
 	g.undo.ensureBase(g)
@@ -171,10 +171,13 @@ type undo struct {
 	log   []event.Event
 	arena []byte
 	begin int // len(log) at the transaction's Begin
+	// pinned: a Savepoint was taken; Begin does not rebase the log (which
+	// would lose it) until the next Savepoint moves it.
+	pinned bool
 }
 
 func (u *undo) drop() {
-	u.base, u.log, u.arena, u.begin = nil, u.log[:0], u.arena[:0], 0
+	u.base, u.log, u.arena, u.begin, u.pinned = nil, u.log[:0], u.arena[:0], 0, false
 }
 
 func (u *undo) ensureBase(g *Engine) {

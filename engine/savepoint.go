@@ -20,9 +20,9 @@ type Savepoint struct {
 	mark int
 }
 
-// savepointRoom is how many undo-log entries a savepoint leaves before a
-// Begin would rebase the log (and lose the savepoint): a group commit in
-// cluster mode carries at most about a thousand events with their decisions.
+// savepointRoom is how many undo-log entries a savepoint leaves before the
+// rebase threshold; while a savepoint is held, Begin does not rebase (the
+// log grows with the group, however large), and the next Savepoint does.
 const savepointRoom = 8192
 
 // Savepoint marks the current state (between transactions).
@@ -31,6 +31,7 @@ func (g *Engine) Savepoint() Savepoint {
 		g.undo.drop()
 	}
 	g.undo.ensureBase(g)
+	g.undo.pinned = true
 	return Savepoint{base: g.undo.base, mark: len(g.undo.log)}
 }
 
