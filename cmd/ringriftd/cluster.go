@@ -111,6 +111,10 @@ type replicaEngine struct {
 	*lockedEngine
 	sp         engine.Savepoint
 	spAdmitted uint64
+	// group holds what the group's transactions committed, for onCommit
+	// (metrics, trace) at GroupDone: a group the stream refuses is rolled
+	// back and retried, and must not be counted.
+	group []stagedEvent
 }
 
 var _ journal.ReplicaHook = (*replicaEngine)(nil)
@@ -130,18 +134,33 @@ func (r *replicaEngine) Savepoint() {
 	r.sp, r.spAdmitted = r.g.Savepoint(), r.admitted
 }
 
-func (r *replicaEngine) GroupDone() { r.mu.Unlock() }
+// GroupDone tells onCommit what the group kept, then releases the lock.
+func (r *replicaEngine) GroupDone() {
+	for _, s := range r.group {
+		r.onCommit(s.e, s.decisions)
+	}
+	r.group = r.group[:0]
+	r.mu.Unlock()
+}
 
 // Begin, Commit and Rollback run inside the group, under its lock.
 func (r *replicaEngine) Begin(atomic bool) { r.begin(atomic) }
-func (r *replicaEngine) Commit()           { r.commit() }
 func (r *replicaEngine) Rollback()         { r.rollback() }
+
+// Commit keeps the transaction's events for GroupDone.
+func (r *replicaEngine) Commit() {
+	r.g.Commit()
+	r.admitted = r.pending
+	r.group = append(r.group, r.staged...)
+	r.staged = r.staged[:0]
+}
 
 func (r *replicaEngine) RollbackToSavepoint() error {
 	if err := r.g.RollbackTo(r.sp); err != nil {
 		return err
 	}
 	r.admitted = r.spAdmitted
+	r.group = r.group[:0]
 	return nil
 }
 

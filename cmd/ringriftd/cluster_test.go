@@ -20,6 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringrift/ringriftd/engine"
+	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/replay"
 )
 
@@ -482,4 +484,34 @@ func TestClusterFlags(t *testing.T) {
 		require.ErrorIs(t, err, errConfig, "%v", tt.args)
 		assert.Contains(t, err.Error(), tt.want, "%v", tt.args)
 	}
+}
+
+// TestReplicaEngineCountsWhatTheStreamKept: in cluster mode the metrics and
+// trace (onCommit) see a group only once the stream stored it: a group
+// rolled back to its savepoint (the stream refused it) is not counted, and
+// its retry is counted once.
+func TestReplicaEngineCountsWhatTheStreamKept(t *testing.T) {
+	var seen []uint64
+	r := &replicaEngine{lockedEngine: &lockedEngine{g: engine.New(engine.Options{}),
+		onCommit: func(e *event.Event, _ []event.Event) { seen = append(seen, e.Seq) }}}
+	group := func(refused bool) {
+		r.Savepoint()
+		for seq := uint64(1); seq <= 2; seq++ {
+			e, err := event.Decode([]byte(`{"type":"new_games","config_key":"hex8_2p","payload":{"games":3}}`))
+			require.Nil(t, err)
+			e.Seq = seq
+			r.Begin(false)
+			_, ref := r.Admit(&e)
+			require.Nil(t, ref)
+			r.Commit()
+		}
+		if refused {
+			require.NoError(t, r.RollbackToSavepoint())
+		}
+		r.GroupDone()
+	}
+	group(true)
+	assert.Empty(t, seen, "a group the stream refused is not counted")
+	group(false)
+	assert.Equal(t, []uint64{1, 2}, seen, "its retry, once")
 }
