@@ -36,32 +36,25 @@ type DecisionRef struct {
 // /v1/events answers with it on every append.
 func (a *AppendAnswer) AppendJSON(b []byte) []byte {
 	b = append(b, `{"results":`...)
-	if a.Results == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i := range a.Results {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = a.Results[i].appendJSON(b)
-		}
-		b = append(b, ']')
-	}
+	b = appendList(b, a.Results, (*AppendResult).appendJSON)
 	b = append(b, `,"decisions":`...)
-	if a.Decisions == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i := range a.Decisions {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = a.Decisions[i].appendJSON(b)
-		}
-		b = append(b, ']')
-	}
+	b = appendList(b, a.Decisions, (*DecisionRef).appendJSON)
 	return append(b, '}')
+}
+
+// appendList appends xs as a JSON array (null when nil, as Marshal).
+func appendList[T any](b []byte, xs []T, each func(*T, []byte) []byte) []byte {
+	if xs == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = each(&xs[i], b)
+	}
+	return append(b, ']')
 }
 
 func (r *AppendResult) appendJSON(b []byte) []byte {
