@@ -216,8 +216,9 @@ func (fo *fanout) close() {
 // run reads the durable tail while there are clients.
 func (fo *fanout) run() {
 	defer close(fo.done)
-	var buf []byte
+	var scratch []byte
 	var frames []*frame
+	var ends []int
 	for {
 		changed := fo.j.Changed() // taken before reading: no publish is missed
 		fo.mu.Lock()
@@ -237,25 +238,25 @@ func (fo *fanout) run() {
 			}
 			continue
 		}
-		// A fresh buffer per batch: the frames' bytes are shared with the
-		// clients until they have written them.
-		buf = make([]byte, 0, max(64<<10, cap(buf)))
+		scratch = scratch[:0]
 		frames = frames[:0]
+		ends = ends[:0]
 		err := fo.j.Scan(from, journal.Filter{}, func(e *event.Event) error {
-			n := len(buf)
-			buf = appendFrame(buf, e)
+			scratch = appendFrame(scratch, e)
+			ends = append(ends, len(scratch))
 			frames = append(frames, &frame{seq: e.Seq, typ: e.Type, config: e.ConfigKey, node: e.NodeID, t: e.Time})
-			frames[len(frames)-1].b = buf[n:len(buf):len(buf)]
 			if len(frames) >= streamBatch {
 				return journal.ErrStop
 			}
 			return nil
 		})
-		// Appending may have moved buf: point every frame into the final array.
-		off := 0
-		for _, fr := range frames {
-			fr.b = buf[off : off+len(fr.b) : off+len(fr.b)]
-			off += len(fr.b)
+		// One array of the batch's size for its frames: shared with the
+		// clients until they have written them, never reused.
+		buf := append([]byte(nil), scratch...)
+		start := 0
+		for i, fr := range frames {
+			fr.b = buf[start:ends[i]:ends[i]]
+			start = ends[i]
 		}
 		if err != nil {
 			fo.log.Warn("stream fan-out read failed; streams read the journal themselves", "err", err)
