@@ -169,8 +169,14 @@ func (fo *fanout) join(c *fanClient, after uint64) bool {
 	case after >= fo.pos:
 		if len(fo.clients) == 0 && after > fo.pos {
 			// Nobody to serve in between: move the fan-out up to the
-			// client rather than make it wait for old events.
-			fo.pos, fo.win = after, nil
+			// client rather than make it wait for old events — never past
+			// the durable mark (a Last-Event-ID from the future waits
+			// there, skipping what it has), or streams joining from the
+			// journal could never reach it.
+			pos := min(after, fo.j.Durable())
+			if pos > fo.pos {
+				fo.pos, fo.win = pos, nil
+			}
 		}
 	case after+1 >= winStart:
 		c.mu.Lock()

@@ -159,6 +159,10 @@ func TestStreamFanout(t *testing.T) {
 		{name: "slow config", q: "?after=0&config=square8_4p", match: func(e journaled) bool { return e.ConfigKey == "square8_4p" }, slow: time.Millisecond},
 		{name: "reconnects", q: "?after=0", match: all, reconnectN: 150},
 	}
+	// First in the fan-out: a Last-Event-ID from the future. It waits for
+	// the journal to get there, and must not take the fan-out with it.
+	future := openSSE(t, ctx, base, "", "1000000", 0, 0)
+	time.Sleep(20 * time.Millisecond)
 	for _, c := range clients {
 		c.r = openSSE(t, ctx, base, c.q, c.lastID, c.reconnectN, c.slow)
 	}
@@ -207,6 +211,7 @@ func TestStreamFanout(t *testing.T) {
 		assert.Equal(t, want, got, "stream %q", c.name)
 		assert.NoError(t, c.r.err, c.name)
 	}
+	assert.Empty(t, future.got(), "a stream resuming after seq 1000000")
 	// The small queue really sent streams back to the journal.
 	resp, err := http.Get(base + "/metrics")
 	require.NoError(t, err)
