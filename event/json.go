@@ -77,25 +77,33 @@ const hexDigits = "0123456789abcdef"
 // AppendJSONString appends s as a JSON string, escaping what must be escaped as
 // encoding/json does (HTML characters are left alone, invalid UTF-8 becomes
 // U+FFFD, U+2028 and U+2029 are escaped).
-func AppendJSONString(b []byte, s string) []byte {
+func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s, false) }
+
+// appendJSONString is AppendJSONString; with asEncoder it writes exactly
+// what encoding/json.Marshal does: <, > and & escaped, \b and \f short.
+func appendJSONString(b []byte, s string, asEncoder bool) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if c >= 0x20 && c != '"' && c != '\\' && (!asEncoder || c != '<' && c != '>' && c != '&') {
 				i++
 				continue
 			}
 			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
+			switch {
+			case c == '"', c == '\\':
 				b = append(b, '\\', c)
-			case '\n':
+			case asEncoder && c == '\b':
+				b = append(b, '\\', 'b')
+			case asEncoder && c == '\f':
+				b = append(b, '\\', 'f')
+			case c == '\n':
 				b = append(b, '\\', 'n')
-			case '\r':
+			case c == '\r':
 				b = append(b, '\\', 'r')
-			case '\t':
+			case c == '\t':
 				b = append(b, '\\', 't')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])

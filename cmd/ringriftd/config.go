@@ -41,6 +41,11 @@ type Config struct {
 	IdleTimeout       time.Duration
 	// Heartbeat is the SSE comment interval.
 	Heartbeat time.Duration
+	// StreamQueue and StreamWindow size the SSE fan-out (fanout.go): the
+	// frames a stream may have waiting before it catches up from the
+	// journal, and the recent frames kept for joining streams. 0 is the
+	// default (fanQueue, fanWindow); no flag, tests make them small.
+	StreamQueue, StreamWindow int
 	// CheckpointEvery is how often the engine state is checkpointed (and at
 	// shutdown).
 	CheckpointEvery time.Duration

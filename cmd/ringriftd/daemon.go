@@ -114,6 +114,7 @@ type daemon struct {
 	stopping  chan struct{} // closed when the HTTP server shuts down: streams end
 	dead      *journal.DeadLetters
 	cluster   *clusterState // cluster mode (cluster.go), nil on one node
+	fan       *fanout       // the SSE streams' shared reader (fanout.go)
 }
 
 // openDaemon opens the journal with the engine as its hook. The engine is
@@ -145,6 +146,7 @@ func openDaemon(cfg Config, log *slog.Logger, m *metrics) (*daemon, error) {
 	}
 	d.j = j
 	d.dead = journal.NewDeadLetters(j)
+	d.fan = newFanout(j, log, cfg.StreamQueue, cfg.StreamWindow)
 	return d, nil
 }
 
@@ -263,6 +265,7 @@ func (d *daemon) close() error {
 		subErrs = append(subErrs, s.sub.Close())
 	}
 	d.subsMu.Unlock()
+	d.fan.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cpErr := d.checkpoint(ctx)

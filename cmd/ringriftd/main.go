@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -28,6 +29,14 @@ func main() {
 		<-ctx.Done()
 		stop() // a second signal now kills the process at once
 	}()
+	// RINGRIFTD_CPUPROFILE (not a RINGRIFT_ setting: cmd/bench's
+	// -daemon-cpuprofile sets it) profiles the whole process.
+	if path := os.Getenv("RINGRIFTD_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+	}
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):

@@ -27,6 +27,8 @@ type metrics struct {
 	httpReqs   *prometheus.CounterVec
 	httpDur    *prometheus.HistogramVec
 	streamSubs prometheus.Gauge
+	// streamDrops: streams sent back to the journal by the fan-out.
+	streamDrops prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -52,8 +54,10 @@ func newMetrics() *metrics {
 		Help: "HTTP request duration by route (streams excluded).", Buckets: prometheus.DefBuckets}, []string{"route"})
 	m.streamSubs = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringriftd_stream_clients",
 		Help: "Open SSE streams."})
+	m.streamDrops = prometheus.NewCounter(prometheus.CounterOpts{Name: "ringriftd_stream_catchups_total",
+		Help: "Times a slow SSE stream fell out of the shared fan-out and caught up from the journal."})
 	for _, c := range []prometheus.Collector{m.appends, m.refusals, m.decisions, m.byType, m.appendDur, m.syncDur,
-		m.batchSize, m.httpReqs, m.httpDur, m.streamSubs,
+		m.batchSize, m.httpReqs, m.httpDur, m.streamSubs, m.streamDrops,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
-	"strings"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // streamIDs opens GET /v1/stream (query q, optional Last-Event-ID) and
@@ -20,24 +17,14 @@ func streamIDs(t *testing.T, base, q, lastID string, n int, onOpen func()) []str
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/stream"+q, nil)
-	require.NoError(t, err)
-	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, 200, resp.StatusCode)
+	r := openSSE(t, ctx, base, q, lastID, n, 0)
 	if onOpen != nil {
 		go onOpen()
 	}
+	<-r.done
 	var ids []string
-	sc := bufio.NewScanner(resp.Body)
-	for len(ids) < n && sc.Scan() {
-		if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
-			ids = append(ids, id)
-		}
+	for _, seq := range r.got() {
+		ids = append(ids, strconv.FormatUint(seq, 10))
 	}
 	return ids
 }

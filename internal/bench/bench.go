@@ -32,6 +32,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	scanEvents := fs.Int("scan-events", envInt(getenv, "BENCH_SCAN_EVENTS", 1_000_000), "events in the journal the read figures scan")
 	only := fs.String("only", "", "run only the figures whose name has this prefix")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	daemonProfile := fs.String("daemon-cpuprofile", "", "write a CPU profile of each ringriftd the http figures start to this path plus .N")
 	rssChild := fs.String("rss-child", "", "internal: append -scan-events events to this directory and report peak RSS")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -58,7 +59,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer os.RemoveAll(dir)
-	s := &suite{ctx: ctx, dir: dir, runs: *runs, scanEvents: *scanEvents, log: stderr, out: stdout, figures: map[string]float64{}, only: *only}
+	s := &suite{ctx: ctx, dir: dir, runs: *runs, scanEvents: *scanEvents, log: stderr, out: stdout, figures: map[string]float64{}, only: *only, daemonProfile: *daemonProfile}
 	steps := []func() error{s.pebbleLimits, s.journalAppend, s.journalRead, s.journalRSS, s.engineFigures, s.replayCLI, s.httpFigures, s.httpPageOpen, s.clusterFigures, s.clusterFailover}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
@@ -83,6 +84,8 @@ type suite struct {
 	n          int
 	// lastCPU is the CPU time of the last daemon withDaemon ran.
 	lastCPU time.Duration
+	// daemonProfile: where ringriftd children write CPU profiles ("" none).
+	daemonProfile string
 }
 
 func (s *suite) want(name string) bool {
@@ -187,7 +190,9 @@ func (s *suite) checks() {
 		{"replay rebuild RSS ≤ 200 MB", "replay.rebuild_cli.rss_mb", "", -200},
 		{"http NDJSON ingest", "http.ingest_ndjson.events_per_sec", "", 100_000},
 		{"http NDJSON vs batch appends", "http.ingest_ndjson.events_per_sec", "journal.append_batch1000.events_per_sec", 0.5},
+		{"http NDJSON vs batch appends (issue 15)", "http.ingest_ndjson.events_per_sec", "journal.append_batch1000.events_per_sec", 0.8},
 		{"http single, 64 clients", "http.ingest_single_c64.events_per_sec", "", 15_000},
+		{"http single vs journal c64 (issue 15)", "http.ingest_single_c64.events_per_sec", "journal.append_c64.events_per_sec", 0.5},
 		{"http single p99 ≤ 20 ms", "http.ingest_single_c64.p99_ms", "", -20},
 		{"stream fan-out p99 ≤ 50 ms", "http.stream_fanout.p99_ms", "", -50},
 		{"stream: no event missed (0)", "http.stream_fanout.missing", "", -0.5},

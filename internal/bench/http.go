@@ -53,6 +53,19 @@ func (s *suite) httpFigures() error {
 	return nil
 }
 
+// limitInRun measures the journal figure name (a prefix of
+// journalAppend's) unless this run already has it, so that an http figure
+// is compared with a limit measured on the same machine at the same time.
+func (s *suite) limitInRun(name string) error {
+	if _, ok := s.figures[name+".events_per_sec"]; ok {
+		return nil
+	}
+	only := s.only
+	s.only = name
+	defer func() { s.only = only }()
+	return s.journalAppend()
+}
+
 // buildDaemon builds cmd/ringriftd once into the bench's directory.
 func (s *suite) buildDaemon() (string, error) {
 	out, err := exec.CommandContext(s.ctx, "go", "env", "GOMOD").Output()
@@ -94,6 +107,9 @@ func (s *suite) startDaemon(bin string, args ...string) (*daemonProc, error) {
 		if !strings.HasPrefix(kv, "RINGRIFT_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
+	}
+	if s.daemonProfile != "" {
+		cmd.Env = append(cmd.Env, "RINGRIFTD_CPUPROFILE="+fmt.Sprintf("%s.%d", s.daemonProfile, s.n))
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -236,16 +252,10 @@ var appendedMark = []byte(`"status":"appended"`)
 // httpIngestNDJSON: 4 clients posting NDJSON batches of 1,000 generated
 // events (?atomic=false, so refusals do not sink a batch).
 func (s *suite) httpIngestNDJSON(bin string) error {
-	if _, ok := s.figures["journal.append_batch1000.events_per_sec"]; !ok {
-		// The target is relative to the journal's batch appends: measure
-		// them in this run too.
-		only := s.only
-		s.only = "journal.append_batch1000"
-		err := s.journalAppend()
-		s.only = only
-		if err != nil {
-			return err
-		}
+	// The target is relative to the journal's batch appends: measure them
+	// in this run too.
+	if err := s.limitInRun("journal.append_batch1000"); err != nil {
+		return err
 	}
 	const clients, batches, size = 4, 200, 1000
 	g := gen.New(gen.Options{Seed: 11})
@@ -302,6 +312,10 @@ func (s *suite) httpIngestNDJSON(bin string) error {
 
 // httpIngestSingle: 64 keep-alive clients posting one event per request.
 func (s *suite) httpIngestSingle(bin string) error {
+	// The target is relative to the journal's own 64-writer appends.
+	if err := s.limitInRun("journal.append_c64"); err != nil {
+		return err
+	}
 	const clients, each = 64, 400
 	bodies := make([][]byte, clients*each)
 	for k := range bodies {
