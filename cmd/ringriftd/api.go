@@ -28,7 +28,7 @@ func (d *daemon) routes() http.Handler {
 	handle := func(pattern, route string, h http.HandlerFunc) {
 		mux.Handle(pattern, d.metrics.instrument(route, d.auth(h)))
 	}
-	handle("POST /v1/events", "append", d.appendEvents)
+	handle("POST /v1/events", "append", d.forwardAppends(d.appendEvents))
 	handle("GET /v1/events", "read", d.readEvents)
 	handle("GET /v1/events/{key}", "get", d.getEvent)
 	handle("GET /v1/stream", "stream", d.stream)

@@ -35,6 +35,10 @@ type ClusterConfig struct {
 	// refuses or cannot store it (0: the journal's default, 15 s, longer
 	// than an election). Not a flag; tests shorten it.
 	RetryFor time.Duration
+	// NoForward turns forwarding appends to the stream leader's node off
+	// (every node then publishes its own appends at the head). Not a
+	// flag; tests use it.
+	NoForward bool
 }
 
 // clusterMaxAtomic is the most events of an atomic append in cluster mode:
@@ -95,9 +99,13 @@ func (c *Config) validateCluster() error {
 // clusterState is the daemon's cluster mode: the node, the follower and the
 // metrics.
 type clusterState struct {
-	node    *cluster.Node
-	retries *prometheus.CounterVec
-	wg      sync.WaitGroup
+	node     *cluster.Node
+	retries  *prometheus.CounterVec
+	forwards *prometheus.CounterVec
+	// noForward: appends are not forwarded (ClusterConfig.NoForward).
+	noForward bool
+	stopServe func()
+	wg        sync.WaitGroup
 	// following is set once the replica was checked against the stream
 	// and follows it: /readyz waits for it.
 	following atomic.Bool
@@ -157,10 +165,12 @@ func (d *daemon) clusterOpen(opts *journal.Options) error {
 	if err != nil {
 		return err
 	}
-	cs := &clusterState{node: node}
+	cs := &clusterState{node: node, noForward: d.cfg.Cluster.NoForward}
 	cs.retries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringriftd_cluster_append_retries_total",
 		Help: "Group commits retried because the stream's head moved, had no quorum or did not answer."}, []string{"reason"})
-	d.metrics.reg.MustRegister(cs.retries,
+	cs.forwards = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringriftd_cluster_forwarded_appends_total",
+		Help: "Appends forwarded to the stream leader's node, by result (answered, not_taken: appended here, unknown)."}, []string{"result"})
+	d.metrics.reg.MustRegister(cs.retries, cs.forwards,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringriftd_cluster_replica_lag",
 			Help: "Events the local replica trails the stream by (as last seen)."}, func() float64 { return float64(d.replicaLag()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ringriftd_cluster_leader_changes_total",
@@ -206,6 +216,11 @@ func (d *daemon) clusterStart(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	stop, err := cs.node.ServeAppends(d.forwardTimeout(), d.serveForwarded)
+	if err != nil {
+		return err
+	}
+	cs.stopServe = stop
 	cs.wg.Add(2)
 	go func() {
 		defer cs.wg.Done()
@@ -234,6 +249,9 @@ func (d *daemon) clusterStart(ctx context.Context) error {
 // after the journal closed.
 func (d *daemon) clusterClose() {
 	if cs := d.cluster; cs != nil {
+		if cs.stopServe != nil {
+			cs.stopServe()
+		}
 		cs.wg.Wait()
 		cs.node.Close()
 	}
