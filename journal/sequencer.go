@@ -35,6 +35,9 @@ type group struct {
 	// Pebble (the fsync wait starts there).
 	firstSeq uint64
 	applied  time.Time
+	// rejections are the rejected-log entries it wrote (only with
+	// Options.OnRejected).
+	rejections []Rejection
 }
 
 type dedupEntry struct {
@@ -87,6 +90,7 @@ func (j *Journal) runGroup(first *request) {
 	}
 	g.batch = j.db.NewBatch()
 	g.now = event.Millis(j.opts.Now())
+	j.rejAdded = nil
 	j.replicaBegin(g) // cluster mode: replicated events first (replica.go)
 	g.firstSeq = j.next
 	g.space = j.freeSpace()
@@ -96,6 +100,7 @@ func (j *Journal) runGroup(first *request) {
 	g.closeLookups()
 	j.replicaPublish(g) // cluster mode: the log of record stores the group first
 	g.lastSeq = j.next - 1
+	g.rejections, j.rejAdded = j.rejAdded, nil
 	if err := j.applyGroup(g); err != nil {
 		g.answer(err)
 		return
@@ -134,6 +139,9 @@ func (j *Journal) syncLoop() {
 		}
 		if j.opts.OnCommit != nil && !g.applied.IsZero() {
 			j.opts.OnCommit(CommitStats{Requests: len(g.reqs), Events: int(g.lastSeq + 1 - g.firstSeq), Sync: time.Since(g.applied)})
+		}
+		if len(g.rejections) > 0 {
+			j.opts.OnRejected(g.rejections)
 		}
 		g.answer(nil)
 	}

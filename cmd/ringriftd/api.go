@@ -636,7 +636,7 @@ func (d *daemon) rejected(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	log, err := d.j.Rejected(after+1, int(limit))
+	log, err := d.rejectedLog(r.Context(), after+1, int(limit))
 	if err != nil {
 		d.unavailable(w, err)
 		return
