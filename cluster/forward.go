@@ -36,6 +36,20 @@ const (
 	// hdrDeclined in an answer: the node did not take the append (not
 	// ready); nothing of it was journaled.
 	hdrDeclined = "Ringrift-Declined"
+	// hdrProbe in a request: is the node still there? (answered at once,
+	// without running anything)
+	hdrProbe = "Ringrift-Probe"
+)
+
+// Probing the node a forwarded append waits on: a node that died with the
+// append in flight never answers, and with appends forwarded to the leader's
+// node nearly every append in flight is there when it dies. A probe without
+// responders (or probeMisses unanswered probes) ends the wait early with
+// ErrForwardUnknown, so that clients retry after an election, not after the
+// forward's whole timeout.
+const (
+	probeEvery  = 500 * time.Millisecond
+	probeMisses = 4
 )
 
 // ForwardSubject is the subject on which node takes forwarded appends.
@@ -69,6 +83,10 @@ type AppendHandler func(ctx context.Context, req Forwarded) (ans Answer, decline
 // It returns a function that stops taking them.
 func (n *Node) ServeAppends(timeout time.Duration, h AppendHandler) (stop func(), err error) {
 	sub, err := n.nc.Subscribe(ForwardSubject(n.cfg.Name), func(m *nats.Msg) {
+		if m.Header != nil && m.Header.Get(hdrProbe) != "" {
+			_ = m.Respond(nil)
+			return
+		}
 		go n.serveAppend(m, timeout, h)
 	})
 	if err != nil {
@@ -101,6 +119,47 @@ func (n *Node) serveAppend(m *nats.Msg, timeout time.Duration, h AppendHandler) 
 	}
 }
 
+// requestProbing sends m and waits for its answer, probing node meanwhile:
+// when node is gone the wait ends with ErrForwardUnknown.
+func (n *Node) requestProbing(ctx context.Context, node string, m *nats.Msg) (*nats.Msg, error) {
+	type answer struct {
+		r   *nats.Msg
+		err error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan answer, 1)
+	go func() {
+		r, err := n.nc.RequestMsgWithContext(ctx, m)
+		done <- answer{r, err}
+	}()
+	t := time.NewTicker(probeEvery)
+	defer t.Stop()
+	misses := 0
+	for {
+		select {
+		case a := <-done:
+			return a.r, a.err
+		case <-t.C:
+		}
+		p := nats.NewMsg(ForwardSubject(node))
+		p.Header.Set(hdrProbe, "1")
+		pctx, pcancel := context.WithTimeout(ctx, probeEvery)
+		_, err := n.nc.RequestMsgWithContext(pctx, p)
+		pcancel()
+		switch {
+		case err == nil:
+			misses = 0
+		case errors.Is(err, nats.ErrNoResponders):
+			return nil, fmt.Errorf("%w: node %s went away while the append was in flight", ErrForwardUnknown, node)
+		case ctx.Err() == nil:
+			if misses++; misses >= probeMisses {
+				return nil, fmt.Errorf("%w: node %s stopped answering while the append was in flight", ErrForwardUnknown, node)
+			}
+		}
+	}
+}
+
 // MaxForward is the largest body Forward sends (the connection's payload
 // limit less room for the headers); a larger append runs locally.
 func (n *Node) MaxForward() int {
@@ -125,7 +184,7 @@ func (n *Node) Forward(ctx context.Context, node string, req Forwarded, timeout 
 	// and counted there) is not cut short here.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	r, err := n.nc.RequestMsgWithContext(rctx, m)
+	r, err := n.requestProbing(rctx, node, m)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return Answer{}, fmt.Errorf("%w: no node %s listens: %w", ErrForwardNotTaken, node, err)
