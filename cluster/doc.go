@@ -22,4 +22,13 @@
 // nothing was stored, and the journal catches up and retries. Error 10201
 // (duplicate message id) means an earlier attempt of the same events
 // committed. No answer in time means the outcome is unknown.
+//
+// Forwarding (forward.go): a node that does not sequence forwards a client's
+// append to the stream leader's node over NATS request-reply
+// (ringrift.append.<node>), so that one sequencer publishes; the head check
+// stays underneath, so correctness does not depend on it.
+//
+// The rejected log (rejected.go) is a second stream, RINGRIFT_REJECTED,
+// bounded by count: every node publishes its refusals there and reads every
+// node's from it.
 package cluster

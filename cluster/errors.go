@@ -16,3 +16,14 @@ var (
 	// ErrCodec: a stream message is not a journaled event.
 	ErrCodec = errors.New("cluster: undecodable stream message")
 )
+
+// Errors of a forwarded append (Node.Forward).
+var (
+	// ErrForwardNotTaken: no node took the forwarded append (none listens
+	// on its subject, it declined, or the body is too large to forward):
+	// nothing of it was journaled; the sender runs it itself.
+	ErrForwardNotTaken = errors.New("cluster: forwarded append not taken")
+	// ErrForwardUnknown: the append was sent and no answer came in time: it
+	// may or may not have landed (answer outcome_unknown).
+	ErrForwardUnknown = errors.New("cluster: forwarded append without an answer")
+)

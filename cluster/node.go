@@ -57,8 +57,11 @@ type Config struct {
 	// daemon's --token). Routes or a client port off loopback need it.
 	Token    string
 	Insecure bool
-	// Stream is the stream's name (default RINGRIFT_JOURNAL).
+	// Stream is the stream's name (default RINGRIFT_JOURNAL); the rejected
+	// log's stream is named after it (RINGRIFT_REJECTED).
 	Stream string
+	// RejectedMax bounds the rejected stream (default 1,000,000 entries).
+	RejectedMax int
 	// MaxStore bounds the embedded server's JetStream file storage
 	// (default 1 TiB: a journal keeps everything).
 	MaxStore int64
@@ -122,6 +125,9 @@ func (c *Config) fill() {
 	}
 	if c.ClientListen == "" {
 		c.ClientListen = "127.0.0.1:-1"
+	}
+	if c.RejectedMax <= 0 {
+		c.RejectedMax = DefaultRejectedMax
 	}
 	if c.MaxStore == 0 {
 		c.MaxStore = 1 << 40
@@ -291,6 +297,9 @@ func (n *Node) ensureStream(ctx context.Context) error {
 	for {
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		s, err := n.js.CreateOrUpdateStream(actx, cfg)
+		if err == nil {
+			err = n.ensureRejectedStream(actx)
+		}
 		cancel()
 		if err == nil {
 			n.stream = s

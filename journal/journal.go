@@ -49,6 +49,11 @@ type Options struct {
 	// what it carried (for metrics). It runs on the journal's sync
 	// goroutine: keep it short.
 	OnCommit func(CommitStats)
+	// OnRejected, when set, is called with the rejected-log entries of each
+	// group commit once they are durable (cluster mode copies them to the
+	// replicated rejected log). It runs on the journal's sync goroutine:
+	// keep it short (hand the entries over).
+	OnRejected func([]Rejection)
 	// CacheSize and MemTableSize tune Pebble; defaults 32 MiB and 16 MiB,
 	// so that a 1M-event journal peaks well under 150 MB RSS.
 	CacheSize    int64
@@ -147,6 +152,9 @@ type Journal struct {
 	dir string
 
 	rej rejectedState // owned by the sequencer after Open
+	// rejAdded are the entries the current group added to the rejected
+	// log (sequencer only; for Options.OnRejected).
+	rejAdded []Rejection
 	// owned by the sequencer goroutine:
 	next    uint64 // the next seq to assign
 	entropy *ulid.MonotonicEntropy

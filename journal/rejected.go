@@ -81,6 +81,9 @@ func (j *Journal) addRejection(b *pebble.Batch, r Rejection) {
 	s.next++
 	v, _ := json.Marshal(r)
 	_ = b.Set(seqKey(prefixRejected, r.Seq), v, nil)
+	if j.opts.OnRejected != nil {
+		j.rejAdded = append(j.rejAdded, r)
+	}
 	if over := s.next - s.first; over > uint64(j.opts.RejectedMax) {
 		n := over - uint64(j.opts.RejectedMax)
 		_ = b.DeleteRange(seqKey(prefixRejected, s.first), seqKey(prefixRejected, s.first+n), nil)

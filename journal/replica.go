@@ -350,6 +350,7 @@ func (j *Journal) replicaUndo(g *group, cause error) {
 	}
 	j.next = g.firstSeq
 	j.rej = rs.rej
+	j.rejAdded = nil
 	g.batch.Close()
 	g.batch = j.db.NewBatch()
 	g.ids, g.dedup = nil, nil

@@ -37,6 +37,9 @@ type group struct {
 	applied  time.Time
 	// published: the log of record stored the group (cluster mode).
 	published bool
+	// rejections are the rejected-log entries it wrote (only with
+	// Options.OnRejected).
+	rejections []Rejection
 }
 
 type dedupEntry struct {
@@ -89,6 +92,7 @@ func (j *Journal) runGroup(first *request) {
 	}
 	g.batch = j.db.NewBatch()
 	g.now = event.Millis(j.opts.Now())
+	j.rejAdded = nil
 	j.replicaBegin(g) // cluster mode: replicated events first (replica.go)
 	g.firstSeq = j.next
 	g.space = j.freeSpace()
@@ -100,6 +104,7 @@ func (j *Journal) runGroup(first *request) {
 	g.closeLookups()
 	j.replicaPublish(g) // cluster mode: the log of record stores the group first
 	g.lastSeq = j.next - 1
+	g.rejections, j.rejAdded = j.rejAdded, nil
 	if err := j.applyGroup(g); err != nil {
 		if g.published {
 			// the log of record holds the group: whatever the replica's
@@ -143,6 +148,9 @@ func (j *Journal) syncLoop() {
 		}
 		if j.opts.OnCommit != nil && !g.applied.IsZero() {
 			j.opts.OnCommit(CommitStats{Requests: len(g.reqs), Events: int(g.lastSeq + 1 - g.firstSeq), Sync: time.Since(g.applied)})
+		}
+		if len(g.rejections) > 0 {
+			j.opts.OnRejected(g.rejections)
 		}
 		g.answer(nil)
 	}

@@ -28,7 +28,7 @@ func (d *daemon) routes() http.Handler {
 	handle := func(pattern, route string, h http.HandlerFunc) {
 		mux.Handle(pattern, d.metrics.instrument(route, d.auth(h)))
 	}
-	handle("POST /v1/events", "append", d.appendEvents)
+	handle("POST /v1/events", "append", d.forwardAppends(d.appendEvents))
 	handle("GET /v1/events", "read", d.readEvents)
 	handle("GET /v1/events/{key}", "get", d.getEvent)
 	handle("GET /v1/stream", "stream", d.stream)
@@ -638,7 +638,7 @@ func (d *daemon) rejected(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	log, err := d.j.Rejected(after+1, int(limit))
+	log, err := d.rejectedLog(r.Context(), after+1, int(limit))
 	if err != nil {
 		d.unavailable(w, err)
 		return

@@ -35,6 +35,10 @@ type ClusterConfig struct {
 	// refuses or cannot store it (0: the journal's default, 15 s, longer
 	// than an election). Not a flag; tests shorten it.
 	RetryFor time.Duration
+	// NoForward turns forwarding appends to the stream leader's node off
+	// (every node then publishes its own appends at the head). Not a
+	// flag; tests use it.
+	NoForward bool
 }
 
 // clusterMaxAtomic is the most events of an atomic append in cluster mode:
@@ -95,9 +99,17 @@ func (c *Config) validateCluster() error {
 // clusterState is the daemon's cluster mode: the node, the follower and the
 // metrics.
 type clusterState struct {
-	node    *cluster.Node
-	retries *prometheus.CounterVec
-	wg      sync.WaitGroup
+	node     *cluster.Node
+	retries  *prometheus.CounterVec
+	forwards *prometheus.CounterVec
+	// noForward: appends are not forwarded (ClusterConfig.NoForward).
+	noForward bool
+	stopServe func()
+	// rejected carries the journal's new rejected-log entries to the
+	// rejected stream (OnRejected never blocks the journal).
+	rejected     chan []journal.Rejection
+	rejectedLost prometheus.Counter
+	wg           sync.WaitGroup
 	// following is set once the replica was checked against the stream
 	// and follows it: /readyz waits for it.
 	following atomic.Bool
@@ -176,10 +188,22 @@ func (d *daemon) clusterOpen(opts *journal.Options) error {
 	if err != nil {
 		return err
 	}
-	cs := &clusterState{node: node}
+	cs := &clusterState{node: node, noForward: d.cfg.Cluster.NoForward}
 	cs.retries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringriftd_cluster_append_retries_total",
 		Help: "Group commits retried because the stream's head moved, had no quorum or did not answer."}, []string{"reason"})
-	d.metrics.reg.MustRegister(cs.retries,
+	cs.forwards = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringriftd_cluster_forwarded_appends_total",
+		Help: "Appends forwarded to the stream leader's node, by result (answered, not_taken: appended here, unknown)."}, []string{"result"})
+	cs.rejected = make(chan []journal.Rejection, 1024)
+	cs.rejectedLost = prometheus.NewCounter(prometheus.CounterOpts{Name: "ringriftd_cluster_rejected_unreplicated_total",
+		Help: "Rejected-log entries kept only in this node's log: the rejected stream did not take them."})
+	opts.OnRejected = func(rs []journal.Rejection) {
+		select {
+		case cs.rejected <- rs:
+		default:
+			cs.rejectedLost.Add(float64(len(rs)))
+		}
+	}
+	d.metrics.reg.MustRegister(cs.retries, cs.forwards, cs.rejectedLost,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringriftd_cluster_replica_lag",
 			Help: "Events the local replica trails the stream by (as last seen)."}, func() float64 { return float64(d.replicaLag()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ringriftd_cluster_leader_changes_total",
@@ -225,7 +249,16 @@ func (d *daemon) clusterStart(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cs.wg.Add(2)
+	stop, err := cs.node.ServeAppends(d.forwardTimeout(), d.serveForwarded)
+	if err != nil {
+		return err
+	}
+	cs.stopServe = stop
+	cs.wg.Add(3)
+	go func() {
+		defer cs.wg.Done()
+		d.replicateRejected(ctx)
+	}()
 	go func() {
 		defer cs.wg.Done()
 		if err := cs.node.Follow(ctx, d.j); err != nil && ctx.Err() == nil {
@@ -253,9 +286,56 @@ func (d *daemon) clusterStart(ctx context.Context) error {
 // after the journal closed.
 func (d *daemon) clusterClose() {
 	if cs := d.cluster; cs != nil {
+		if cs.stopServe != nil {
+			cs.stopServe()
+		}
 		cs.wg.Wait()
 		cs.node.Close()
 	}
+}
+
+// replicateRejected copies the journal's new rejected-log entries to the
+// rejected stream, until ctx ends. An entry the stream does not take
+// within a few attempts stays in this node's log only (counted).
+func (d *daemon) replicateRejected(ctx context.Context) {
+	cs := d.cluster
+	for {
+		var rs []journal.Rejection
+		select {
+		case <-ctx.Done():
+			return
+		case rs = <-cs.rejected:
+		}
+		var err error
+		for attempt := 0; attempt < 3; attempt++ {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err = cs.node.PublishRejected(pctx, rs)
+			cancel()
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+		}
+		if err != nil {
+			cs.rejectedLost.Add(float64(len(rs)))
+			d.log.Warn("the rejected stream did not take entries; they stay in this node's rejected log", "entries", len(rs), "err", err)
+		}
+	}
+}
+
+// rejectedLog is the rejected log GET /v1/rejected shows: in cluster mode
+// the rejected stream (every node's refusals), or this node's own log when
+// the stream cannot be read.
+func (d *daemon) rejectedLog(ctx context.Context, from uint64, limit int) (journal.RejectedLog, error) {
+	if d.cluster != nil {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		log, err := d.cluster.node.Rejected(rctx, from, limit)
+		cancel()
+		if err == nil {
+			return log, nil
+		}
+		d.log.Warn("reading the rejected stream; showing this node's rejected log", "err", err)
+	}
+	return d.j.Rejected(from, limit)
 }
 
 // replicaLag is how far the replica trails the stream as last seen.

@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -83,6 +85,62 @@ func (s *suite) startBenchCluster() (*benchCluster, error) {
 	return c, nil
 }
 
+// serveAppends makes every node take appends forwarded to it, as the
+// daemon does (cmd/ringriftd/forward.go): the body is the event's JSON,
+// decoded by the validator, the answer its seq.
+func (c *benchCluster) serveAppends() (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+	for i, n := range c.nodes {
+		j := c.journals[i]
+		st, err := n.ServeAppends(30*time.Second, func(ctx context.Context, req cluster.Forwarded) (cluster.Answer, bool) {
+			e, ref := event.Decode(req.Body)
+			if ref != nil {
+				return cluster.Answer{Status: 400, Body: []byte(ref.Error())}, false
+			}
+			res, err := j.Append(ctx, []event.Event{e}, journal.AppendOptions{Validated: true, Remote: req.Remote})
+			if err != nil {
+				return cluster.Answer{Status: 503, Body: []byte(err.Error())}, false
+			}
+			return cluster.Answer{Status: 200, Body: strconv.AppendUint(nil, res[0].Seq, 10)}, false
+		})
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		stops = append(stops, st)
+	}
+	if _, err := c.nodes[0].Head(context.Background()); err != nil { // learns the leader
+		stop()
+		return nil, err
+	}
+	return stop, nil
+}
+
+// append appends e through node i: forwarded to the stream leader's node
+// as the daemon does, or at node i when that is the leader's or no node
+// took the forward.
+func (c *benchCluster) append(ctx context.Context, i int, e event.Event) error {
+	n := c.nodes[i]
+	if to := c.nodes[0].Leader(); to != "" && to != n.Name() {
+		ans, err := n.Forward(ctx, to, cluster.Forwarded{Body: e.AppendJSON(nil), Remote: "bench"}, 30*time.Second)
+		switch {
+		case err == nil && ans.Status == 200:
+			return nil
+		case err == nil:
+			return fmt.Errorf("forwarded append: %d %s", ans.Status, ans.Body)
+		case !errors.Is(err, cluster.ErrForwardNotTaken):
+			return err
+		}
+	}
+	_, err := c.journals[i].Append(ctx, []event.Event{e}, journal.AppendOptions{})
+	return err
+}
+
 func (c *benchCluster) close() {
 	c.cancel()
 	c.follow.Wait()
@@ -125,10 +183,14 @@ func (s *suite) clusterFigures() error {
 		e.ID = ulid.Make()
 		return e
 	}
+	stop, err := c.serveAppends()
+	if err != nil {
+		return err
+	}
+	defer stop()
 	return s.ratio("cluster.append_c64.vs_raw_r3", "cluster.append_c64.events_per_sec", func() (float64, error) {
 		d, err := concurrently(writers, each, func(w, k int) error {
-			_, err := c.journals[w%3].Append(s.ctx, []event.Event{mk(k)}, journal.AppendOptions{})
-			return err
+			return c.append(s.ctx, w%3, mk(k))
 		})
 		if err != nil {
 			return 0, err
