@@ -56,7 +56,7 @@ func TestClusterForwardsAppends(t *testing.T) {
 		}
 	}
 	// Every node learns the leader from its poll of the stream (1 s).
-	waitFor(t, 5*time.Second, "the follower to know the stream leader", func() bool {
+	waitFor(t, 30*time.Second, "the follower to know the stream leader", func() bool {
 		return viewOf(t, follower.url()).Leader == leader.name
 	})
 
@@ -70,7 +70,7 @@ func TestClusterForwardsAppends(t *testing.T) {
 	require.Equal(t, 1, forwarded(t, follower.url()), "the append was forwarded")
 	require.Equal(t, 0, forwarded(t, leader.url()), "the leader's node appends locally")
 	for _, n := range nodes {
-		waitFor(t, 5*time.Second, "the event on "+n.name, func() bool {
+		waitFor(t, 30*time.Second, "the event on "+n.name, func() bool {
 			code, b := get(t, n.url()+"/v1/events/"+id)
 			return code == 200 && strings.Contains(string(b), fmt.Sprintf(`"seq":%d`, seq))
 		})
