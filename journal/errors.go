@@ -75,3 +75,38 @@ func notLanded(err error) error {
 func outcomeUnknown(err error) error {
 	return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 }
+
+// ErrLocked: another process (a running daemon) holds the journal
+// directory. Stop it, or read a copy with OpenSnapshot (replay does).
+var ErrLocked = errors.New("journal: held by another process")
+
+// Errors of redelivery (DeadLetters.Redeliver).
+var (
+	// ErrNotDeadLetter: no handler_failed of that handler at that seq.
+	ErrNotDeadLetter = errors.New("journal: not a dead letter of this handler")
+	// ErrRedelivered: the dead letter was already resolved by a
+	// handler_redelivered; RedeliveryError.By names it.
+	ErrRedelivered = errors.New("journal: dead letter already redelivered")
+	// ErrHandlerFailed: the handler failed again on the original event; the
+	// dead letter stays open. Retry once the cause is fixed.
+	ErrHandlerFailed = errors.New("journal: handler failed again")
+)
+
+// Errors of a replicated journal (retryable: Append retries them itself
+// within ReplicaOptions.RetryFor and returns the last one).
+var (
+	// ErrHeadMoved: the log of record holds events the replica did not
+	// have when the group was sequenced; nothing of the group was stored.
+	ErrHeadMoved = errors.New("journal: the log of record moved on; nothing was journaled")
+	// ErrNoQuorum: the log of record cannot store (no leader, no quorum);
+	// nothing was journaled.
+	ErrNoQuorum = errors.New("journal: the log of record is unavailable (no quorum); nothing was journaled")
+	// ErrPublishUnknown: the log of record did not confirm the group (no
+	// answer in time, or it stored part of it), or stored it while the
+	// replica could not write it: the events may or may not have landed.
+	// Retrying with the same ids is safe.
+	ErrPublishUnknown = errors.New("journal: the log of record did not confirm; the append may or may not have landed")
+	// ErrReplicaGap: Replicate was given an event past the replica's next
+	// seq. The caller must replicate from Durable()+1.
+	ErrReplicaGap = errors.New("journal: replicated events leave a gap")
+)

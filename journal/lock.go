@@ -7,10 +7,6 @@ import (
 	"syscall"
 )
 
-// ErrLocked: another process (a running daemon) holds the journal
-// directory. Stop it, or read a copy with OpenSnapshot (replay does).
-var ErrLocked = errors.New("journal: held by another process")
-
 // Held returns an error wrapping ErrLocked, naming the holder's pid, when
 // another process holds the journal in dir; nil when nobody does (or dir
 // has no journal yet). It takes no lock, so Open still decides; a caller

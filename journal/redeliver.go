@@ -3,25 +3,12 @@ package journal
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/ringrift/ringriftd/event"
-)
-
-// Errors of redelivery (DeadLetters.Redeliver).
-var (
-	// ErrNotDeadLetter: no handler_failed of that handler at that seq.
-	ErrNotDeadLetter = errors.New("journal: not a dead letter of this handler")
-	// ErrRedelivered: the dead letter was already resolved by a
-	// handler_redelivered; RedeliveryError.By names it.
-	ErrRedelivered = errors.New("journal: dead letter already redelivered")
-	// ErrHandlerFailed: the handler failed again on the original event; the
-	// dead letter stays open. Retry once the cause is fixed.
-	ErrHandlerFailed = errors.New("journal: handler failed again")
 )
 
 // DeadLetter is a handler_failed event: a handler gave up on an event.

@@ -33,23 +33,6 @@ import (
 //     savepoint, nothing of the group is applied, and Append catches the
 //     replica up and retries, bounded.
 
-// Errors of a replicated journal (retryable: Append retries them itself
-// within ReplicaOptions.RetryFor and returns the last one).
-var (
-	// ErrHeadMoved: the log of record holds events the replica did not
-	// have when the group was sequenced; nothing of the group was stored.
-	ErrHeadMoved = errors.New("journal: the log of record moved on; nothing was journaled")
-	// ErrNoQuorum: the log of record cannot store (no leader, no quorum);
-	// nothing was journaled.
-	ErrNoQuorum = errors.New("journal: the log of record is unavailable (no quorum); nothing was journaled")
-	// ErrPublishUnknown: the log of record did not answer in time; the
-	// events may or may not have landed. Retrying with the same ids is safe.
-	ErrPublishUnknown = errors.New("journal: the log of record did not answer; the append may or may not have landed")
-	// ErrReplicaGap: Replicate was given an event past the replica's next
-	// seq. The caller must replicate from Durable()+1.
-	ErrReplicaGap = errors.New("journal: replicated events leave a gap")
-)
-
 // HeadMovedError is ErrHeadMoved with the log's last seq when it is known.
 type HeadMovedError struct{ Head uint64 }
 
