@@ -84,8 +84,10 @@ func (c *Config) nodeConfig() cluster.Config {
 // validateCluster checks the cluster flags (only with --cluster).
 func (c *Config) validateCluster() error {
 	if c.Cluster.Name == "" {
-		if c.Cluster.Listen != "" || len(c.Cluster.Peers) > 0 || c.Cluster.NATSURL != "" {
-			return fmt.Errorf("%w: --cluster: empty; --cluster-listen, --cluster-peers and --nats-url need a node name", errConfig)
+		def := DefaultConfig().Cluster
+		if c.Cluster.Listen != "" || len(c.Cluster.Peers) > 0 || c.Cluster.NATSURL != "" || c.Cluster.NATSListen != "" ||
+			c.Cluster.SyncAlways || c.Cluster.Replicas != def.Replicas || c.Cluster.MaxLag != def.MaxLag {
+			return fmt.Errorf("%w: --cluster: empty; --cluster-listen, --cluster-peers, --nats-listen, --nats-url, --replicas, --sync and --max-lag are cluster mode's and need a node name (--cluster NAME)", errConfig)
 		}
 		return nil
 	}
