@@ -373,3 +373,6 @@ func (st *Story) WriteText(w io.Writer, s Style) error {
 	}
 	return nil
 }
+
+// At is the time the story is told as of.
+func (st *Story) At() time.Time { return st.Now.Time }

@@ -212,3 +212,6 @@ func (st *NodeStory) WriteText(w io.Writer, s Style) error {
 	}
 	return t.write(w)
 }
+
+// At is the time the story is told as of.
+func (st *NodeStory) At() time.Time { return st.Now.Time }

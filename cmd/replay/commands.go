@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -107,27 +108,22 @@ func runTimeline(e *env, c *command, args []string) error {
 }
 
 func runExplain(e *env, c *command, args []string) error {
-	fs, co := newFlags(e, c)
-	th := thresholdsFlag(fs)
-	args, err := parse(e, fs, args)
-	if err != nil {
-		return err
-	}
-	if len(args) != 1 {
-		fs.Usage()
-		return errors.New("explain: want one CONFIG, e.g. hex8_2p")
-	}
-	_, err = co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
-		st, err := replay.Explain(e.ctx, src, args[0], now, replay.FoldOptions{Progress: prog, Thresholds: th.t})
-		if err != nil {
-			return nil, now, err
-		}
-		return st, st.Now.Time, nil
-	})
-	return err
+	return runOne(e, c, args, "explain: want one CONFIG, e.g. hex8_2p", replay.Explain)
 }
 
 func runNode(e *env, c *command, args []string) error {
+	return runOne(e, c, args, "node: want one NODE, e.g. gpu-07", replay.ExplainNode)
+}
+
+// story is what explain and node print: a text or JSON answer as of a time.
+type story interface {
+	textWriter
+	At() time.Time
+}
+
+// runOne runs a command about one config or node (explain, node): what
+// explains it at the source's time, printed as text or JSON.
+func runOne[T story](e *env, c *command, args []string, usage string, explain func(context.Context, replay.Source, string, time.Time, replay.FoldOptions) (T, error)) error {
 	fs, co := newFlags(e, c)
 	th := thresholdsFlag(fs)
 	args, err := parse(e, fs, args)
@@ -136,14 +132,14 @@ func runNode(e *env, c *command, args []string) error {
 	}
 	if len(args) != 1 {
 		fs.Usage()
-		return errors.New("node: want one NODE, e.g. gpu-07")
+		return errors.New(usage)
 	}
 	_, err = co.compute(e, func(src replay.Source, now time.Time, prog replay.Progress) (textWriter, time.Time, error) {
-		st, err := replay.ExplainNode(e.ctx, src, args[0], now, replay.FoldOptions{Progress: prog, Thresholds: th.t})
+		st, err := explain(e.ctx, src, args[0], now, replay.FoldOptions{Progress: prog, Thresholds: th.t})
 		if err != nil {
 			return nil, now, err
 		}
-		return st, st.Now.Time, nil
+		return st, st.At(), nil
 	})
 	return err
 }
