@@ -1,7 +1,8 @@
-// live.js: the live event list. Events from the stream go into a bounded
-// ring; the list is drawn at most ten times a second, in an animation frame,
-// newest first, at most ROWS rows, so that a thousand events a second never
-// make an unbounded list or a layout per event.
+// live.js: the live event list. Events from the stream (a sample of at
+// most a thousand a second, see app.js) go into a bounded ring; the list is
+// drawn at most ten times a second, in an animation frame, newest first, at
+// most ROWS rows, and only while it is shown, so that a busy stream never
+// makes an unbounded list or a layout per event.
 import { get } from "./api.js";
 import { el, clear, fmtTime } from "./dom.js";
 
@@ -10,8 +11,11 @@ const ROWS = 250; // rows drawn
 const DRAW_HZ = 10; // list draws per second, at most
 
 export class LiveList {
-  constructor(catalog) {
+  constructor(catalog, onFilter) {
     this.cat = catalog; // type -> category
+    this.onFilter = onFilter || (() => {}); // the filters changed
+    this.visible = false;
+    this.skippedTotal = 0; // events the stream's sample left out
     this.ring = [];
     this.pending = [];
     this.scheduled = false;
@@ -29,7 +33,7 @@ export class LiveList {
     });
     const bind = (id, key) => {
       const input = document.getElementById(id);
-      input.addEventListener("input", () => { this.filter[key] = input.value.trim(); this.redraw(); });
+      input.addEventListener("input", () => { this.filter[key] = input.value.trim(); this.redraw(); this.onFilter(); });
     };
     bind("f-type", "type");
     bind("f-category", "category");
@@ -48,12 +52,26 @@ export class LiveList {
     return true;
   }
 
+  // show says whether the list is on screen: a hidden list is not drawn,
+  // and is redrawn from the ring when it shows again.
+  show(visible) {
+    const was = this.visible;
+    this.visible = visible;
+    if (visible && !was) this.redraw();
+  }
+
+  // skipped counts events the stream's sample left out.
+  skipped(n) {
+    this.skippedTotal += n;
+  }
+
   // add takes one envelope from the stream (or the backfill).
   add(e) {
     this.ring.push(e);
     if (this.ring.length > KEEP + KEEP / 5) this.ring.splice(0, this.ring.length - KEEP);
+    if (!this.visible) return;
     this.pending.push(e);
-    if (this.pending.length > ROWS) this.pending.splice(0, this.pending.length - ROWS);
+    if (this.pending.length > ROWS + ROWS / 5) this.pending.splice(0, this.pending.length - ROWS);
     if (!this.scheduled) {
       // at most DRAW_HZ draws a second, each in an animation frame: nobody
       // reads a thousand rows a second, and fewer layouts leave the page
@@ -107,7 +125,8 @@ export class LiveList {
   }
 
   count() {
-    this.shown.textContent = `${this.tbody.childElementCount} shown of the last ${Math.min(this.ring.length, KEEP)} received`;
+    const skipped = this.skippedTotal ? `; ${this.skippedTotal.toLocaleString("en")} more arrived too fast to list (the stream is sampled)` : "";
+    this.shown.textContent = `${this.tbody.childElementCount} shown of the last ${Math.min(this.ring.length, KEEP)} received${skipped}`;
   }
 
   find(seq) {
