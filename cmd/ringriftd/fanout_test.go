@@ -226,3 +226,42 @@ func TestStreamFanout(t *testing.T) {
 	assert.Positive(t, drops, "no stream fell out of the fan-out: the test did not exercise the switch")
 	cancel()
 }
+
+// TestStreamFanoutSampledOnly: while only sampled streams (?max_rate=)
+// read the fan-out it does not encode the events; a full stream that then
+// joins from the fan-out's window encodes them itself, and gets every
+// event, each message its envelope.
+func TestStreamFanoutSampledOnly(t *testing.T) {
+	base, _ := testDaemon(t, func(c *Config) { c.Policies = 0 })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sampled := openSSE(t, ctx, base, "?max_rate=10", "", 0, 0)
+	waitID := func(r *sseReader, seq uint64) {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if got := r.got(); len(got) > 0 && got[len(got)-1] == seq {
+				return
+			}
+			require.True(t, time.Now().Before(deadline), "stream never reached seq %d: %v", seq, r.got())
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	postMixed(t, base, 0, 1)
+	waitID(sampled, 20) // the sampled stream is in the fan-out
+	postMixed(t, base, 1, 10)
+	head := durableSeq(t, base)
+	waitID(sampled, head) // and the fan-out has read everything
+
+	msgs := readStream(t, base, "", func(msgs []sseMsg) bool { return msgs[len(msgs)-1].id == head },
+		"Last-Event-ID", "20")
+	events := readJournal(t, base)
+	require.Len(t, msgs, len(events)-20)
+	for i, m := range msgs {
+		want := events[20+i]
+		require.Equal(t, want.Seq, m.id)
+		assert.Equal(t, want.Type, m.typ)
+		var e journaled
+		require.NoError(t, json.Unmarshal([]byte(m.data), &e), m.data)
+		assert.Equal(t, want, e)
+	}
+}

@@ -80,7 +80,7 @@ func (d *daemon) stream(w http.ResponseWriter, r *http.Request) {
 	heartbeat := time.NewTicker(d.cfg.Heartbeat)
 	defer heartbeat.Stop()
 	st := &sseWriter{w: w, rc: rc, flusher: flusher, buf: make([]byte, 0, 16<<10)}
-	c := newFanClient(f)
+	c := newFanClient(f, capped != nil)
 	var q []*frame
 	for {
 		// Catch up from the journal until the fan-out takes the client.
@@ -114,9 +114,9 @@ func (d *daemon) stream(w http.ResponseWriter, r *http.Request) {
 			for i, fr := range q {
 				if fr.seq > after { // frames up to the join's position were sent from the journal
 					if capped != nil {
-						capped.add(pending{seq: fr.seq, b: fr.b})
+						capped.add(pending{seq: fr.seq, fr: fr})
 					} else {
-						st.buf = append(st.buf, fr.b...)
+						st.buf = fr.appendTo(st.buf)
 					}
 					after = fr.seq
 				}
@@ -238,11 +238,11 @@ type rateCap struct {
 }
 
 // pending is a matching event waiting for a capped stream's next write:
-// its frame (live) or the event itself, encoded only if it is sent
-// (catch-up).
+// its frame (live) or the event itself (catch-up), encoded only if it is
+// sent.
 type pending struct {
 	seq uint64
-	b   []byte
+	fr  *frame
 	ev  event.Event
 }
 
@@ -288,8 +288,8 @@ func (c *rateCap) write(st *sseWriter, now time.Time) {
 		c.count = 0
 	}
 	for i := range c.q {
-		if p := &c.q[i]; p.b != nil {
-			st.buf = append(st.buf, p.b...)
+		if p := &c.q[i]; p.fr != nil {
+			st.buf = p.fr.appendTo(st.buf)
 		} else {
 			st.buf = appendFrame(st.buf, &p.ev)
 		}

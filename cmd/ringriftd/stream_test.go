@@ -75,13 +75,17 @@ type sseMsg struct {
 
 // readStream opens GET /v1/stream+q and returns its messages once done
 // says it has enough (or after 20 s: the test then fails on what it got);
-// done is asked at each message and each heartbeat.
-func readStream(t *testing.T, base, q string, done func([]sseMsg) bool) []sseMsg {
+// done is asked at each message and each heartbeat. header is pairs of
+// request header names and values.
+func readStream(t *testing.T, base, q string, done func([]sseMsg) bool, header ...string) []sseMsg {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/stream"+q, nil)
 	require.NoError(t, err)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -223,8 +227,13 @@ func TestRateCapWrites(t *testing.T) {
 		st.buf = st.buf[:0]
 		return strings.Join(out, " ")
 	}
-	frame := func(seq uint64) pending {
-		return pending{seq: seq, b: appendFrame(nil, &event.Event{Seq: seq, Type: "new_games"})}
+	frame := func(seq uint64) pending { // live: encoded by the fan-out, or not
+		ev := event.Event{Seq: seq, Type: "new_games"}
+		fr := &frame{seq: seq, ev: ev}
+		if seq%2 == 0 {
+			fr.b = appendFrame(nil, &ev)
+		}
+		return pending{seq: seq, fr: fr}
 	}
 	t0 := time.Unix(1_000_000, 0)
 	for s := uint64(1); s <= 25; s++ {
