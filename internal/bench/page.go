@@ -60,9 +60,9 @@ func (s *suite) httpPageOpen() error {
 					return 0, err
 				}
 				defer br.stop()
-				before := br.cpu()
+				before, start := br.cpu(), time.Now()
 				r, _, err := s.singleLoad(p, c, bodies, clients, each)
-				fmt.Fprintf(s.log, "    chromium used %s during the load\n", br.cpu().since(before))
+				fmt.Fprintf(s.log, "    chromium used %s during the %.2f s load\n", br.cpu().since(before), time.Since(start).Seconds())
 				return r, err
 			})
 		}

@@ -166,10 +166,10 @@ new ResizeObserver(() => resizeEloChart()).observe($("elo-chart"));
 // The page asks the daemon for a sample of the stream (?max_rate=): at most
 // STREAM_RATE events a second, the newest, and a "skipped" message counting
 // the others, so that an open page costs the daemon and the browser the
-// same at 30,000 events/s as at 1,000 (docs/dashboard.md). While the Live
+// same at 30,000 events/s as at 250 (docs/dashboard.md). While the Live
 // events section is shown, its filters go to the daemon too, so that the
 // sample is of the matching events, not matching events of a sample.
-const STREAM_RATE = 1000;
+const STREAM_RATE = 250;
 let live = null, sse = null;
 function onEvent(e, type) {
   if (type === "skipped") {
