@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -66,57 +64,21 @@ func TestStreamStartsAtHead(t *testing.T) {
 	})
 }
 
-// sseMsg is one message of a stream.
-type sseMsg struct {
-	id   uint64
-	typ  string
-	data string
-}
-
-// readStream opens GET /v1/stream+q and returns its messages once done
-// says it has enough (or after 20 s: the test then fails on what it got);
-// done is asked at each message and each heartbeat. header is pairs of
-// request header names and values.
-func readStream(t *testing.T, base, q string, done func([]sseMsg) bool, header ...string) []sseMsg {
+// readStream opens GET /v1/stream+q (with Last-Event-ID when lastID !=
+// "") and returns its messages once done says it has enough, or after 20 s
+// (the test then fails on what it got).
+func readStream(t *testing.T, base, q, lastID string, done func([]sseMsg) bool) []sseMsg {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/stream"+q, nil)
-	require.NoError(t, err)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, 200, resp.StatusCode)
-	var msgs []sseMsg
-	var m sseMsg
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "":
-			// asked at each message and heartbeat: what done waits for
-			// may have come before it could know
-			if m.data != "" {
-				msgs = append(msgs, m)
-			}
-			if len(msgs) > 0 && done(msgs) {
-				return msgs
-			}
-			m = sseMsg{}
-		case strings.HasPrefix(line, "id: "):
-			m.id, err = strconv.ParseUint(line[4:], 10, 64)
-			require.NoError(t, err, line)
-		case strings.HasPrefix(line, "event: "):
-			m.typ = line[7:]
-		case strings.HasPrefix(line, "data: "):
-			m.data = line[6:]
+	r := openSSE(t, ctx, base, q, lastID, 0, 0)
+	for {
+		msgs := r.messages()
+		if len(msgs) > 0 && done(msgs) || ctx.Err() != nil {
+			return msgs
 		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	return msgs
 }
 
 // TestStreamMaxRate: with ?max_rate=N the stream is a sample (what the
@@ -125,10 +87,7 @@ func readStream(t *testing.T, base, q string, done func([]sseMsg) bool, header .
 // matching events left out and carry the last one's seq as their id — over
 // the catch-up from the journal and the live tail.
 func TestStreamMaxRate(t *testing.T) {
-	base, _ := testDaemon(t, func(c *Config) {
-		c.Policies = 0
-		c.Heartbeat = 20 * time.Millisecond
-	})
+	base, _ := testDaemon(t, func(c *Config) { c.Policies = 0 })
 	postMixed(t, base, 0, 10) // 200 events: the catch-up
 	for _, tc := range []struct {
 		name, q string
@@ -145,7 +104,7 @@ func TestStreamMaxRate(t *testing.T) {
 				postMixed(t, base, 100, 10)
 			}()
 			var last uint64 // the last matching seq, once the posts are done
-			msgs := readStream(t, base, tc.q, func(msgs []sseMsg) bool {
+			msgs := readStream(t, base, tc.q, "", func(msgs []sseMsg) bool {
 				select {
 				case <-posted:
 				default:
