@@ -15,6 +15,22 @@ const streamBatch = 1024
 // maxRateLimit is the largest ?max_rate= the stream takes.
 const maxRateLimit = 1_000_000
 
+// rateParam reads ?max_rate=: nil without it; ok false after answering a
+// bad value.
+func rateParam(w http.ResponseWriter, r *http.Request) (capped *rateCap, ok bool) {
+	q := r.URL.Query()
+	if !q.Has("max_rate") {
+		return nil, true
+	}
+	v := q.Get("max_rate")
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n < 1 || n > maxRateLimit {
+		badParam(w, "max_rate", v, "events a second, an integer 1–1000000 (leave it out for every event)")
+		return nil, false
+	}
+	return newRateCap(int(n)), true
+}
+
 // stream is GET /v1/stream: Server-Sent Events with the filters of GET
 // /v1/events. It resumes after Last-Event-ID (or ?after=), catches up from
 // the journal, then follows the durable tail; without either it starts at
@@ -35,17 +51,9 @@ func (d *daemon) stream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var capped *rateCap
-	if r.URL.Query().Has("max_rate") {
-		n, ok := uintParam(w, r, "max_rate", 0, maxRateLimit)
-		if !ok {
-			return
-		}
-		if n == 0 {
-			badParam(w, "max_rate", "0", "events a second, an integer 1–1000000 (leave it out for every event)")
-			return
-		}
-		capped = newRateCap(int(n))
+	capped, ok := rateParam(w, r)
+	if !ok {
+		return
 	}
 	atHead := !r.URL.Query().Has("after")
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
@@ -114,7 +122,7 @@ func (d *daemon) stream(w http.ResponseWriter, r *http.Request) {
 			for i, fr := range q {
 				if fr.seq > after { // frames up to the join's position were sent from the journal
 					if capped != nil {
-						capped.add(pending{seq: fr.seq, fr: fr})
+						capped.add(fr)
 					} else {
 						st.buf = fr.appendTo(st.buf)
 					}
@@ -176,9 +184,10 @@ func (d *daemon) catchUpStream(st *sseWriter, f journal.Filter, after uint64, ca
 		hwm := d.j.Durable() // the scan covers at least this far
 		n := 0
 		last := after
+		var batch []frame // capped: the events, encoded only if sent
 		err := d.j.Scan(after+1, f, func(e *event.Event) error {
 			if capped != nil {
-				capped.add(pending{seq: e.Seq, ev: *e})
+				batch = append(batch, frame{seq: e.Seq, ev: *e})
 			} else {
 				st.buf = appendFrame(st.buf, e)
 			}
@@ -199,6 +208,9 @@ func (d *daemon) catchUpStream(st *sseWriter, f journal.Filter, after uint64, ca
 			last = max(last, hwm)
 		}
 		if capped != nil {
+			for i := range batch {
+				capped.add(&batch[i])
+			}
 			capped.write(st, time.Now())
 		}
 		if err := st.flush(); err != nil {
@@ -230,20 +242,11 @@ type rateCap struct {
 	every   time.Duration
 	keep    int
 	next    time.Time   // no write before this
-	q       []pending   // waiting, oldest first; at most 2×keep
+	q       []*frame    // waiting, oldest first; at most 2×keep
 	count   uint64      // matching events left out since the last write
 	through uint64      // the last of them
 	t       *time.Timer // fires at next while events wait
 	armed   bool
-}
-
-// pending is a matching event waiting for a capped stream's next write:
-// its frame (live) or the event itself (catch-up), encoded only if it is
-// sent.
-type pending struct {
-	seq uint64
-	fr  *frame
-	ev  event.Event
 }
 
 func newRateCap(perSec int) *rateCap {
@@ -252,9 +255,11 @@ func newRateCap(perSec int) *rateCap {
 	return &rateCap{every: every, keep: keep}
 }
 
-// add queues p, leaving out the oldest waiting when more than keep wait.
-func (c *rateCap) add(p pending) {
-	c.q = append(c.q, p)
+// add queues a matching event's frame (from the fan-out, or made from the
+// journal in the catch-up: encoded only if it is sent), leaving out the
+// oldest waiting when more than keep wait.
+func (c *rateCap) add(fr *frame) {
+	c.q = append(c.q, fr)
 	if len(c.q) >= 2*c.keep {
 		c.skip(len(c.q) - c.keep)
 	}
@@ -265,7 +270,7 @@ func (c *rateCap) skip(n int) {
 	c.count += uint64(n)
 	c.through = c.q[n-1].seq
 	m := copy(c.q, c.q[n:])
-	clear(c.q[m:]) // let go of the frames' bytes
+	clear(c.q[m:]) // let go of the frames
 	c.q = c.q[:m]
 }
 
@@ -287,13 +292,9 @@ func (c *rateCap) write(st *sseWriter, now time.Time) {
 		st.buf = appendSkipped(st.buf, c.count, c.through)
 		c.count = 0
 	}
-	for i := range c.q {
-		if p := &c.q[i]; p.fr != nil {
-			st.buf = p.fr.appendTo(st.buf)
-		} else {
-			st.buf = appendFrame(st.buf, &p.ev)
-		}
-		c.q[i] = pending{}
+	for i, fr := range c.q {
+		st.buf = fr.appendTo(st.buf)
+		c.q[i] = nil
 	}
 	c.q = c.q[:0]
 	c.next = now.Add(c.every)

@@ -186,23 +186,22 @@ func TestRateCapWrites(t *testing.T) {
 		st.buf = st.buf[:0]
 		return strings.Join(out, " ")
 	}
-	frame := func(seq uint64) pending { // live: encoded by the fan-out, or not
-		ev := event.Event{Seq: seq, Type: "new_games"}
-		fr := &frame{seq: seq, ev: ev}
+	newFrame := func(seq uint64) *frame { // encoded by the fan-out, or not
+		fr := &frame{seq: seq, ev: event.Event{Seq: seq, Type: "new_games"}}
 		if seq%2 == 0 {
-			fr.b = appendFrame(nil, &ev)
+			fr.b = appendFrame(nil, &fr.ev)
 		}
-		return pending{seq: seq, fr: fr}
+		return fr
 	}
 	t0 := time.Unix(1_000_000, 0)
 	for s := uint64(1); s <= 25; s++ {
-		c.add(frame(s))
+		c.add(newFrame(s))
 	}
 	c.write(st, t0)
 	assert.Equal(t, `skip15{"count":15,"through":15} 16 17 18 19 20 21 22 23 24 25`, ids())
 	assert.Nil(t, c.timer(), "nothing waits: no timer")
-	c.add(frame(26))
-	c.add(pending{seq: 27, ev: event.Event{Seq: 27, Type: "new_games"}}) // from the journal: encoded when sent
+	c.add(newFrame(26))
+	c.add(newFrame(27)) // not encoded: encoded when sent
 	c.write(st, t0.Add(50*time.Millisecond))
 	assert.Empty(t, st.buf, "no second write within the interval")
 	assert.NotNil(t, c.timer(), "the timer is armed for the end of the interval")
