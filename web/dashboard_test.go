@@ -82,6 +82,60 @@ func TestDashboard(t *testing.T) {
 		b.screenshot(t, "events")
 	})
 
+	t.Run("a burst is sampled, and the filters go to the stream", func(t *testing.T) {
+		// The page reads a sample of the stream (?max_rate=): a burst of
+		// 3,000 events in one append sends it the newest ones and a count
+		// of the rest. A filter narrows the stream on the daemon, so a
+		// matching event in the middle of a burst is still listed.
+		setNode := func(v string) {
+			eval[bool](t, b, fmt.Sprintf(`(() => { const i = document.getElementById('f-node'); i.value = %q;
+			  i.dispatchEvent(new Event('input')); return true; })()`, v))
+		}
+		streamAsked := func(part string, not bool) {
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				var last string
+				for _, r := range b.requested() {
+					if strings.Contains(r.URL, "/v1/stream?") {
+						last = r.URL
+					}
+				}
+				if strings.Contains(last, part) != not {
+					assert.Contains(t, last, "max_rate=", "the page asks for a sample")
+					return
+				}
+				require.True(t, time.Now().Before(deadline), "the page's stream is %s; want it with%s %s", last, map[bool]string{true: "out"}[not], part)
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		burst := func(probeAt int) string {
+			var sb strings.Builder
+			for i := 0; i < 3000; i++ {
+				node := fmt.Sprintf("burst-%d", i%7)
+				if i == probeAt {
+					node = "burst-probe"
+				}
+				fmt.Fprintf(&sb, `{"type":"new_games","config_key":"hex8_2p","node_id":%q,"payload":{"games":1}}`+"\n", node)
+			}
+			return sb.String()
+		}
+		setNode("burst-probe")
+		streamAsked("node=burst-probe", false)
+		last := d.post(t, burst(1500))
+		probe := last - 1499
+		b.waitFor(t, fmt.Sprintf(`!!document.querySelector('#event-list tr[data-seq="%d"]')`, probe), 2*time.Second)
+		assert.Equal(t, 1, eval[int](t, b, `document.querySelectorAll('#event-list tbody tr').length`), "only the matching event")
+
+		setNode("")
+		streamAsked("node=", true)
+		last = d.post(t, burst(-1))
+		b.waitFor(t, fmt.Sprintf(`document.querySelector('#event-list tbody tr')?.dataset.seq === '%d'`, last), 2*time.Second)
+		b.waitFor(t, `document.getElementById('shown').textContent.includes('too fast to list')`, 2*time.Second)
+		listed := eval[int](t, b, `document.querySelectorAll('#event-list tbody tr').length`)
+		assert.LessOrEqual(t, listed, 250)
+		t.Logf("after a burst of 3,000: %d rows, %q", listed, eval[string](t, b, `document.getElementById('shown').textContent`))
+	})
+
 	t.Run("EventSource receives named events", func(t *testing.T) {
 		// what the README says: event: is the type, so a listener of the
 		// type gets the message, onmessage does not

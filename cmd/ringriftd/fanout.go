@@ -12,7 +12,9 @@ import (
 
 // The SSE fan-out: one goroutine reads each durable event once, encodes its
 // SSE frame once and hands the shared bytes to every live client of GET
-// /v1/stream whose filters match. A client resuming from before the
+// /v1/stream whose filters match. When every client is a sample
+// (?max_rate=, the dashboard), it does not encode at all: each client
+// encodes the few events it sends. A client resuming from before the
 // fan-out's window, or one that falls more than fanQueue frames behind,
 // reads the journal itself until it reaches the fan-out again; the join
 // is one step under the fan-out's lock, so nothing is skipped or sent twice.
@@ -27,13 +29,21 @@ const (
 	fanQueue = 16384
 )
 
-// frame is one event's SSE message, encoded once for all clients, with the
-// fields the stream's filters look at.
+// frame is one event and its SSE message, encoded once for all clients —
+// unless only sampled clients were there to read it (b nil): a client then
+// encodes it when it sends it. A frame does not change once dispatched.
 type frame struct {
-	seq               uint64
-	typ, config, node string
-	t                 time.Time
-	b                 []byte // "id: …\nevent: …\ndata: …\n\n"
+	seq uint64
+	ev  event.Event
+	b   []byte // "id: …\nevent: …\ndata: …\n\n", or nil
+}
+
+// appendTo appends fr's SSE message to b.
+func (fr *frame) appendTo(b []byte) []byte {
+	if fr.b != nil {
+		return append(b, fr.b...)
+	}
+	return appendFrame(b, &fr.ev)
 }
 
 // appendFrame appends e's SSE message to b.
@@ -77,11 +87,11 @@ func newMatcher(f journal.Filter) matcher {
 
 func (m *matcher) match(fr *frame) bool {
 	switch {
-	case m.types != nil && !m.types[fr.typ],
-		m.f.ConfigKey != "" && fr.config != m.f.ConfigKey,
-		m.f.NodeID != "" && fr.node != m.f.NodeID,
-		!m.f.Since.IsZero() && fr.t.Before(m.f.Since),
-		!m.f.Until.IsZero() && !fr.t.Before(m.f.Until):
+	case m.types != nil && !m.types[fr.ev.Type],
+		m.f.ConfigKey != "" && fr.ev.ConfigKey != m.f.ConfigKey,
+		m.f.NodeID != "" && fr.ev.NodeID != m.f.NodeID,
+		!m.f.Since.IsZero() && fr.ev.Time.Before(m.f.Since),
+		!m.f.Until.IsZero() && !fr.ev.Time.Before(m.f.Until):
 		return false
 	}
 	return true
@@ -89,8 +99,9 @@ func (m *matcher) match(fr *frame) bool {
 
 // fanClient is one stream's place in the fan-out.
 type fanClient struct {
-	m    matcher
-	wake chan struct{} // capacity 1: frames are waiting, or it was dropped
+	m       matcher
+	sampled bool          // ?max_rate=: encodes what it sends itself
+	wake    chan struct{} // capacity 1: frames are waiting, or it was dropped
 
 	mu      sync.Mutex
 	q       []*frame // matching frames not yet written, in seq order
@@ -98,8 +109,8 @@ type fanClient struct {
 	resume  uint64   // when dropped: every matching event ≤ resume was queued
 }
 
-func newFanClient(f journal.Filter) *fanClient {
-	return &fanClient{m: newMatcher(f), wake: make(chan struct{}, 1)}
+func newFanClient(f journal.Filter, sampled bool) *fanClient {
+	return &fanClient{m: newMatcher(f), sampled: sampled, wake: make(chan struct{}, 1)}
 }
 
 func (c *fanClient) signal() {
@@ -133,6 +144,7 @@ type fanout struct {
 	pos     uint64   // every event ≤ pos was handed to the clients joined then
 	win     []*frame // the frames pos-len(win)+1 … pos, at most 2×window
 	clients map[*fanClient]struct{}
+	full    int // clients not sampled: the frames are encoded for them
 }
 
 // newFanout makes the fan-out of j; queue and window 0 take fanQueue and
@@ -190,7 +202,7 @@ func (fo *fanout) join(c *fanClient, after uint64) bool {
 	default:
 		return false
 	}
-	fo.clients[c] = struct{}{}
+	fo.add(c)
 	select {
 	case fo.wake <- struct{}{}:
 	default:
@@ -201,8 +213,23 @@ func (fo *fanout) join(c *fanClient, after uint64) bool {
 // leave removes c (a no-op when it was dropped).
 func (fo *fanout) leave(c *fanClient) {
 	fo.mu.Lock()
-	delete(fo.clients, c)
+	fo.remove(c)
 	fo.mu.Unlock()
+}
+
+// add and remove keep the clients and the count of full ones (fo.mu held).
+func (fo *fanout) add(c *fanClient) {
+	if _, in := fo.clients[c]; !in && !c.sampled {
+		fo.full++
+	}
+	fo.clients[c] = struct{}{}
+}
+
+func (fo *fanout) remove(c *fanClient) {
+	if _, in := fo.clients[c]; in && !c.sampled {
+		fo.full--
+	}
+	delete(fo.clients, c)
 }
 
 // close stops the reader and waits for it; joins fail from now on.
@@ -223,15 +250,17 @@ func (fo *fanout) close() {
 func (fo *fanout) run() {
 	defer close(fo.done)
 	var scratch []byte
-	var frames []*frame
 	var ends []int
+	var frames []*frame
 	for {
 		changed := fo.j.Changed() // taken before reading: no publish is missed
 		fo.mu.Lock()
 		idle := len(fo.clients) == 0
+		encode := fo.full > 0 // a full client joining after this encodes what it takes
 		from := fo.pos + 1
 		fo.mu.Unlock()
-		if idle || from > fo.j.Durable() {
+		hwm := fo.j.Durable()
+		if idle || from > hwm {
 			var tick <-chan struct{}
 			if !idle {
 				tick = changed
@@ -244,25 +273,33 @@ func (fo *fanout) run() {
 			}
 			continue
 		}
-		scratch = scratch[:0]
-		frames = frames[:0]
-		ends = ends[:0]
+		// One array for the batch's frames and one for their messages
+		// (no allocation per event): shared with the clients until they
+		// have written them, never reused.
+		batch := make([]frame, 0, min(streamBatch, hwm-from+1))
 		err := fo.j.Scan(from, journal.Filter{}, func(e *event.Event) error {
-			scratch = appendFrame(scratch, e)
-			ends = append(ends, len(scratch))
-			frames = append(frames, &frame{seq: e.Seq, typ: e.Type, config: e.ConfigKey, node: e.NodeID, t: e.Time})
-			if len(frames) >= streamBatch {
+			batch = append(batch, frame{seq: e.Seq, ev: *e})
+			if len(batch) >= streamBatch {
 				return journal.ErrStop
 			}
 			return nil
 		})
-		// One array of the batch's size for its frames: shared with the
-		// clients until they have written them, never reused.
-		buf := append([]byte(nil), scratch...)
-		start := 0
-		for i, fr := range frames {
-			fr.b = buf[start:ends[i]:ends[i]]
-			start = ends[i]
+		frames = frames[:0]
+		for i := range batch {
+			frames = append(frames, &batch[i])
+		}
+		if encode {
+			scratch, ends = scratch[:0], ends[:0]
+			for _, fr := range frames {
+				scratch = appendFrame(scratch, &fr.ev)
+				ends = append(ends, len(scratch))
+			}
+			buf := append([]byte(nil), scratch...)
+			start := 0
+			for i, fr := range frames {
+				fr.b = buf[start:ends[i]:ends[i]]
+				start = ends[i]
+			}
 		}
 		if err != nil {
 			fo.log.Warn("stream fan-out read failed; streams read the journal themselves", "err", err)
@@ -295,7 +332,7 @@ func (fo *fanout) dispatch(from uint64, frames []*frame) {
 			}
 			if len(c.q) >= fo.queue {
 				c.dropped, c.resume = true, fr.seq-1
-				delete(fo.clients, c)
+				fo.remove(c)
 				got = true
 				break
 			}
@@ -323,6 +360,6 @@ func (fo *fanout) dropAll() {
 		c.dropped, c.resume = true, fo.pos
 		c.mu.Unlock()
 		c.signal()
-		delete(fo.clients, c)
+		fo.remove(c)
 	}
 }

@@ -17,12 +17,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// sseReader reads the ids of one stream in the background.
+// sseReader reads the ids and the messages of one stream in the
+// background.
 type sseReader struct {
 	mu   sync.Mutex
 	ids  []uint64
+	msgs []sseMsg
 	err  error
 	done chan struct{}
+}
+
+// sseMsg is one message of a stream.
+type sseMsg struct {
+	id   uint64
+	typ  string
+	data string
 }
 
 // openSSE opens GET /v1/stream+q (with Last-Event-ID when lastID != "")
@@ -45,12 +54,25 @@ func openSSE(t *testing.T, ctx context.Context, base, q, lastID string, stopAfte
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		var m sseMsg
 		for sc.Scan() {
-			v, ok := strings.CutPrefix(sc.Text(), "id: ")
+			line := sc.Text()
+			if v, ok := strings.CutPrefix(line, "event: "); ok {
+				m.typ = v
+			} else if v, ok := strings.CutPrefix(line, "data: "); ok {
+				m.data = v
+			} else if line == "" && m.data != "" {
+				r.mu.Lock()
+				r.msgs = append(r.msgs, m)
+				r.mu.Unlock()
+				m = sseMsg{}
+			}
+			v, ok := strings.CutPrefix(line, "id: ")
 			if !ok {
 				continue
 			}
 			seq, err := strconv.ParseUint(v, 10, 64)
+			m.id = seq
 			r.mu.Lock()
 			r.ids = append(r.ids, seq)
 			if err != nil {
@@ -73,6 +95,12 @@ func (r *sseReader) got() []uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]uint64(nil), r.ids...)
+}
+
+func (r *sseReader) messages() []sseMsg {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]sseMsg(nil), r.msgs...)
 }
 
 // journaled is what GET /v1/events says the journal holds.
@@ -225,4 +253,42 @@ func TestStreamFanout(t *testing.T) {
 	}
 	assert.Positive(t, drops, "no stream fell out of the fan-out: the test did not exercise the switch")
 	cancel()
+}
+
+// TestStreamFanoutSampledOnly: while only sampled streams (?max_rate=)
+// read the fan-out it does not encode the events; a full stream that then
+// joins from the fan-out's window encodes them itself, and gets every
+// event, each message its envelope.
+func TestStreamFanoutSampledOnly(t *testing.T) {
+	base, _ := testDaemon(t, func(c *Config) { c.Policies = 0 })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sampled := openSSE(t, ctx, base, "?max_rate=10", "", 0, 0)
+	waitID := func(r *sseReader, seq uint64) {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if got := r.got(); len(got) > 0 && got[len(got)-1] == seq {
+				return
+			}
+			require.True(t, time.Now().Before(deadline), "stream never reached seq %d: %v", seq, r.got())
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	postMixed(t, base, 0, 1)
+	waitID(sampled, 20) // the sampled stream is in the fan-out
+	postMixed(t, base, 1, 10)
+	head := durableSeq(t, base)
+	waitID(sampled, head) // and the fan-out has read everything
+
+	msgs := readStream(t, base, "", "20", func(msgs []sseMsg) bool { return msgs[len(msgs)-1].id == head })
+	events := readJournal(t, base)
+	require.Len(t, msgs, len(events)-20)
+	for i, m := range msgs {
+		want := events[20+i]
+		require.Equal(t, want.Seq, m.id)
+		assert.Equal(t, want.Type, m.typ)
+		var e journaled
+		require.NoError(t, json.Unmarshal([]byte(m.data), &e), m.data)
+		assert.Equal(t, want, e)
+	}
 }

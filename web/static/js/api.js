@@ -73,21 +73,27 @@ export async function post(path, value) {
 // cannot send an Authorization header). It reconnects after a break,
 // resuming with Last-Event-ID so that nothing is missed or repeated, and
 // calls onEvent(envelope, type, seq) for each message and onState(text) when
-// the connection changes.
+// the connection changes. query is the stream's query string ("?max_rate=…");
+// setQuery reconnects with a new one, from where the last one ended. A
+// query the daemon refuses (400) goes to onRefused(err), and the stream
+// waits for the next setQuery.
 export class SSE {
-  constructor(path, onEvent, onState) {
+  constructor(path, onEvent, onState, onRefused) {
     this.path = path;
+    this.query = "";
     this.onEvent = onEvent;
     this.onState = onState;
+    this.onRefused = onRefused || (() => {});
     this.lastId = "";
     this.ctrl = null;
     this.stopped = false;
+    this.running = false;
   }
 
   start(lastId) {
     if (lastId !== undefined) this.lastId = String(lastId);
     this.stopped = false;
-    this.loop();
+    if (!this.running) this.loop();
   }
 
   stop() {
@@ -95,26 +101,48 @@ export class SSE {
     if (this.ctrl) this.ctrl.abort();
   }
 
+  // setQuery reconnects with query (nothing when it is the one in use).
+  setQuery(query) {
+    if (query === this.query) return;
+    this.query = query;
+    if (this.stopped) { this.start(); return; }
+    if (this.ctrl) this.ctrl.abort(); // the loop reconnects at once
+    this.again = true;
+  }
+
   async loop() {
+    this.running = true;
     let delay = 500;
     while (!this.stopped) {
       this.ctrl = new AbortController();
+      this.again = false;
       try {
         const h = { Accept: "text/event-stream" };
         if (this.lastId) h["Last-Event-ID"] = this.lastId;
-        const res = await request(this.path, { headers: h, signal: this.ctrl.signal });
+        const res = await request(this.path + this.query, { headers: h, signal: this.ctrl.signal });
+        if (res.status === 400) {
+          let body = null;
+          try { body = await res.json(); } catch (_) { /* not JSON */ }
+          const refused = this.query;
+          this.onRefused(new ApiError(res.status, body));
+          if (this.query !== refused) continue; // onRefused chose another
+          this.stopped = true;
+          break;
+        }
         if (!res.ok) throw new Error("stream: HTTP " + res.status);
         this.onState("live");
         delay = 500;
         await this.read(res.body);
         if (!this.stopped) this.onState("reconnecting");
       } catch (err) {
-        if (this.stopped) return;
-        this.onState("reconnecting");
+        if (this.stopped) break;
+        if (!this.again) this.onState("reconnecting");
       }
+      if (this.again) continue; // a new query: no wait
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 10000);
     }
+    this.running = false;
   }
 
   // read parses the text/event-stream: messages end at a blank line; id:,

@@ -18,15 +18,19 @@ export function el(tag, attrs, ...children) {
 export function clear(n) { while (n.firstChild) n.firstChild.remove(); }
 
 // fmtTime shows an RFC 3339 time as HH:MM:SS (UTC) with the date when it is
-// not today.
-export function fmtTime(s) {
+// not today (todayUTC(), or the one given: a caller formatting many times
+// asks for it once).
+export function fmtTime(s, today) {
   if (!s) return "";
   const d = new Date(s);
   if (isNaN(d)) return s;
   const iso = d.toISOString();
-  const today = new Date().toISOString().slice(0, 10);
+  if (today === undefined) today = todayUTC();
   return (iso.slice(0, 10) === today ? "" : iso.slice(0, 10) + " ") + iso.slice(11, 19);
 }
+
+// todayUTC is today's date, YYYY-MM-DD (UTC).
+export function todayUTC() { return new Date().toISOString().slice(0, 10); }
 
 // fmtNum writes a number with at most two decimals.
 export function fmtNum(x, digits = 2) {
