@@ -260,6 +260,34 @@ func (j *Journal) replicaPublish(g *group) {
 	j.replicaUndo(g, err)
 }
 
+// answerStored (sequencer) answers the appends of a group the log of record
+// stored, and the replica applied, that asked not to wait for the replica's
+// fsync (AppendOptions.AnswerWhenStored). Their answer cannot change: the
+// log holds the group, so a later failure of the replica's fsync says
+// nothing about them. Only appends whose every event was appended are
+// answered early: a duplicate or a refusal writes a rejected-log entry,
+// which is the replica's own and is answered once durable, as on one node.
+func (j *Journal) answerStored(g *group) {
+	if !g.published {
+		return
+	}
+	for _, r := range g.reqs {
+		if r.opts.AnswerWhenStored && !r.replica && r.err == nil && allAppended(r.results) {
+			r.answered = true
+			close(r.done)
+		}
+	}
+}
+
+func allAppended(res []Result) bool {
+	for _, x := range res {
+		if x.Status != Appended {
+			return false
+		}
+	}
+	return len(res) > 0
+}
+
 // publishBatches cuts the group's events (evs, from g.firstSeq) into
 // publishes of at most max events at the boundaries of its appends, so that
 // one append (its events and their decisions) never spans two publishes of
