@@ -28,7 +28,12 @@ import (
 //     Pebble batch is applied, its events are published to the log as
 //     atomic batches whose first message expects the log's last seq to be
 //     the group's first seq - 1. Only when the log stored them is the batch
-//     applied and the appends answered. When the log refuses (another node
+//     applied and the appends answered (after the replica's fsync, or once
+//     applied for AppendOptions.AnswerWhenStored). The group is the only
+//     one in flight: a group published behind it, expecting its last seq,
+//     would land on another node's events of the same length if those took
+//     its seqs (the log checks the seq, not what holds it; see
+//     docs/cluster.md, "Performance"). When the log refuses (another node
 //     appended first) or does not answer, the hook is rolled back to its
 //     savepoint, nothing of the group is applied, and Append catches the
 //     replica up and retries, bounded.
