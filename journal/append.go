@@ -26,7 +26,10 @@ type AppendOptions struct {
 	// the answer promises (the log holds the events). Durable() may then
 	// not include the events yet when Append returns: it is for appends
 	// forwarded from another node, whose client reads there, not here.
-	// Ignored on a journal that is not a replica.
+	// An append with a duplicate, a refusal or a decision still waits for
+	// the fsync (its rejected-log entries are the replica's own; its
+	// decisions are read back from the replica). Ignored on a journal that
+	// is not a replica.
 	AnswerWhenStored bool
 }
 

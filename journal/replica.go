@@ -269,24 +269,27 @@ func (j *Journal) replicaPublish(g *group) {
 // stored, and the replica applied, that asked not to wait for the replica's
 // fsync (AppendOptions.AnswerWhenStored). Their answer cannot change: the
 // log holds the group, so a later failure of the replica's fsync says
-// nothing about them. Only appends whose every event was appended are
-// answered early: a duplicate or a refusal writes a rejected-log entry,
-// which is the replica's own and is answered once durable, as on one node.
+// nothing about them. Only appends whose every event was appended and
+// caused no decision are answered early: a duplicate or a refusal writes a
+// rejected-log entry, which is the replica's own and is answered once
+// durable, as on one node; decisions are read back from the replica by the
+// caller (Result.Decisions), which reads only what is durable.
 func (j *Journal) answerStored(g *group) {
 	if !g.published {
 		return
 	}
 	for _, r := range g.reqs {
-		if r.opts.AnswerWhenStored && !r.replica && r.err == nil && allAppended(r.results) {
+		if r.opts.AnswerWhenStored && !r.replica && r.err == nil && plainlyAppended(r.results) {
 			r.answered = true
 			close(r.done)
 		}
 	}
 }
 
-func allAppended(res []Result) bool {
+// plainlyAppended: every event appended, none with decisions.
+func plainlyAppended(res []Result) bool {
 	for _, x := range res {
-		if x.Status != Appended {
+		if x.Status != Appended || x.Decisions > 0 {
 			return false
 		}
 	}

@@ -379,3 +379,52 @@ func TestReplicaAnswerWhenStoredThenSyncFails(t *testing.T) {
 	}
 	require.ErrorIs(t, j.Err(), ErrFailed)
 }
+
+// decideHook is a replica hook that takes one decision after every event
+// whose source is "decide".
+type decideHook struct{}
+
+func (decideHook) Begin(bool) {}
+func (decideHook) Admit(e *event.Event) ([]event.Event, *event.Error) {
+	if e.Source != "decide" {
+		return nil, nil
+	}
+	d := event.Event{ID: ulid.Make(), Type: "new_games", ConfigKey: e.ConfigKey, Source: "test/decision", Time: e.Time,
+		CausationID: e.ID.String(), Payload: e.Payload}
+	return []event.Event{d}, nil
+}
+func (decideHook) Commit()                      {}
+func (decideHook) Rollback()                    {}
+func (decideHook) FoldReplicated([]event.Event) {}
+func (decideHook) Savepoint()                   {}
+func (decideHook) RollbackToSavepoint() error   { return nil }
+func (decideHook) GroupDone()                   {}
+
+// TestReplicaAnswerWhenStoredWaitsForDecisions: an append whose event took
+// a decision waits for the fsync even when it asked not to, because its
+// caller reads the decisions back from the replica, which reads only what
+// is durable.
+func TestReplicaAnswerWhenStoredWaitsForDecisions(t *testing.T) {
+	fs := &gatedFS{FS: vfs.NewMem()}
+	log := &fakeLog{failAfter: -1}
+	j, err := Open("j", Options{FS: fs, Hook: decideHook{}, Replica: &ReplicaOptions{Log: log, RetryFor: 200 * time.Millisecond}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = j.Close() })
+	fs.shut()
+	defer fs.open()
+	early := AppendOptions{AnswerWhenStored: true}
+
+	decided := games(t, 1)
+	decided[0].Source = "decide"
+	withDecision := appendAsync(j, decided, early)
+	require.Eventually(t, func() bool { return log.stored() == 2 }, 10*time.Second, time.Millisecond)
+	answered(t, appendAsync(j, games(t, 1), early), "barrier")
+	notAnswered(t, withDecision, "an append with a decision")
+
+	fs.open()
+	res := answered(t, withDecision, "after the fsync")
+	require.Equal(t, 1, res[0].Decisions)
+	got, err := j.Read(res[0].Seq+1, Filter{}, 1)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "its decision is readable when it is answered")
+}
