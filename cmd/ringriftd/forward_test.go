@@ -101,6 +101,14 @@ func TestClusterForwardsAppends(t *testing.T) {
 	require.Equal(t, 200, code, out)
 	require.Contains(t, out, `"appended"`)
 	require.Contains(t, out, `"refused"`)
+
+	// A forwarded append whose events take a decision answers it, as the
+	// leader's node does for its own (the decision is read back there, so
+	// this answer waits for that replica's fsync).
+	decide := `[{"type":"new_games","config_key":"hex8_2p","payload":{"games":60}},{"type":"sync_completed"}]`
+	code, out = postRaw(t, follower.url()+"/v1/events", decide)
+	require.Equal(t, 200, code, out)
+	require.Contains(t, out, `"type":"training_threshold"`, "the decision is in the forwarded answer")
 }
 
 // TestForwardedAppendsAnswerWhenStored: an append forwarded from another
