@@ -20,6 +20,17 @@ type AppendOptions struct {
 	// Validated says the events come from event.Decoder, which has validated
 	// them already; the journal then skips its own validation.
 	Validated bool
+	// AnswerWhenStored, in a replica (cluster mode), answers the append
+	// once the log of record stored its group and the replica applied it,
+	// without waiting for the replica's fsync, which adds nothing to what
+	// the answer promises (the log holds the events). Durable() may then
+	// not include the events yet when Append returns: it is for appends
+	// forwarded from another node, whose client reads there, not here.
+	// An append with a duplicate, a refusal or a decision still waits for
+	// the fsync (its rejected-log entries are the replica's own; its
+	// decisions are read back from the replica). Ignored on a journal that
+	// is not a replica.
+	AnswerWhenStored bool
 }
 
 // Status is what became of one appended event.
@@ -71,8 +82,11 @@ type request struct {
 	// in the group's batch. Both for a replica's publish (replica.go).
 	seqLo, seqHi uint64
 	rejWritten   bool
-	err          error
-	done         chan struct{}
+	// answered: done was closed before the group's fsync
+	// (AnswerWhenStored); the sync loop leaves it alone.
+	answered bool
+	err      error
+	done     chan struct{}
 }
 
 // Append journals evs and answers once they are durable. It fills in the Seq,

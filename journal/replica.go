@@ -28,7 +28,12 @@ import (
 //     Pebble batch is applied, its events are published to the log as
 //     atomic batches whose first message expects the log's last seq to be
 //     the group's first seq - 1. Only when the log stored them is the batch
-//     applied and the appends answered. When the log refuses (another node
+//     applied and the appends answered (after the replica's fsync, or once
+//     applied for AppendOptions.AnswerWhenStored). The group is the only
+//     one in flight: a group published behind it, expecting its last seq,
+//     would land on another node's events of the same length if those took
+//     its seqs (the log checks the seq, not what holds it; see
+//     docs/cluster.md, "Performance"). When the log refuses (another node
 //     appended first) or does not answer, the hook is rolled back to its
 //     savepoint, nothing of the group is applied, and Append catches the
 //     replica up and retries, bounded.
@@ -258,6 +263,37 @@ func (j *Journal) replicaPublish(g *group) {
 		}
 	}
 	j.replicaUndo(g, err)
+}
+
+// answerStored (sequencer) answers the appends of a group the log of record
+// stored, and the replica applied, that asked not to wait for the replica's
+// fsync (AppendOptions.AnswerWhenStored). Their answer cannot change: the
+// log holds the group, so a later failure of the replica's fsync says
+// nothing about them. Only appends whose every event was appended and
+// caused no decision are answered early: a duplicate or a refusal writes a
+// rejected-log entry, which is the replica's own and is answered once
+// durable, as on one node; decisions are read back from the replica by the
+// caller (Result.Decisions), which reads only what is durable.
+func (j *Journal) answerStored(g *group) {
+	if !g.published {
+		return
+	}
+	for _, r := range g.reqs {
+		if r.opts.AnswerWhenStored && !r.replica && r.err == nil && plainlyAppended(r.results) {
+			r.answered = true
+			close(r.done)
+		}
+	}
+}
+
+// plainlyAppended: every event appended, none with decisions.
+func plainlyAppended(res []Result) bool {
+	for _, x := range res {
+		if x.Status != Appended || x.Decisions > 0 {
+			return false
+		}
+	}
+	return len(res) > 0
 }
 
 // publishBatches cuts the group's events (evs, from g.firstSeq) into

@@ -51,6 +51,9 @@ type dedupEntry struct {
 // that have none of their own yet (nil: their results stand).
 func (g *group) answer(err error) {
 	for _, r := range g.reqs {
+		if r.answered {
+			continue // answered once the log stored it (replica.go)
+		}
 		if err != nil && r.err == nil {
 			r.err = err
 		}
@@ -114,6 +117,7 @@ func (j *Journal) runGroup(first *request) {
 		g.answer(err)
 		return
 	}
+	j.answerStored(g) // cluster mode: appends that need not wait for the fsync
 	j.syncs <- g
 }
 

@@ -149,7 +149,8 @@ func (d *daemon) appendEvents(w http.ResponseWriter, r *http.Request) {
 	var res []journal.Result
 	if len(evs) > 0 {
 		var err error
-		res, err = d.j.Append(r.Context(), evs, journal.AppendOptions{Atomic: req.atomic, Validated: true, Remote: req.remote})
+		res, err = d.j.Append(r.Context(), evs, journal.AppendOptions{Atomic: req.atomic, Validated: true, Remote: req.remote,
+			AnswerWhenStored: answerWhenStored(r.Context())})
 		if ref, ok := event.AsError(err); ok {
 			ref.Index = at[ref.Index]
 			d.metrics.results(0, 0, []*event.Error{ref})

@@ -89,20 +89,45 @@ func (d *daemon) serveForwarded(ctx context.Context, req cluster.Forwarded) (clu
 	if !d.ready.Load() || !d.cluster.following.Load() {
 		return cluster.Answer{}, true
 	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, "/v1/events?"+req.Query, bytes.NewReader(req.Body))
+	r, err := forwardedRequest(ctx, req)
 	if err != nil {
 		return cluster.Answer{}, true
 	}
-	if req.ContentType != "" {
-		r.Header.Set("Content-Type", req.ContentType)
-	}
-	r.RemoteAddr = req.Remote
 	rec := &answerRecorder{h: http.Header{}}
 	d.appendEvents(rec, r)
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
 	return cluster.Answer{Status: rec.status, Header: rec.h, Body: rec.body.Bytes()}, false
+}
+
+// forwardedRequest is the POST /v1/events a forwarded append stands for,
+// its context marked as forwarded.
+func forwardedRequest(ctx context.Context, req cluster.Forwarded) (*http.Request, error) {
+	ctx = context.WithValue(ctx, forwardedKey{}, true)
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, "/v1/events?"+req.Query, bytes.NewReader(req.Body))
+	if err != nil {
+		return nil, err
+	}
+	if req.ContentType != "" {
+		r.Header.Set("Content-Type", req.ContentType)
+	}
+	r.RemoteAddr = req.Remote
+	return r, nil
+}
+
+// forwardedKey marks the context of an append forwarded from another node.
+type forwardedKey struct{}
+
+// answerWhenStored says whether the append of ctx is answered as soon as the
+// stream stored it (journal.AppendOptions.AnswerWhenStored): a forwarded
+// append is, since its client reads from the node that forwarded it, whose
+// replica follows the stream anyway; waiting here for this replica's fsync
+// would only delay the answer (docs/cluster.md, "Performance"). An append
+// taken here directly still waits, so that what it answers is readable here.
+func answerWhenStored(ctx context.Context) bool {
+	v, _ := ctx.Value(forwardedKey{}).(bool)
+	return v
 }
 
 // answerRecorder keeps the answer of a forwarded append.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ringrift/ringriftd/cluster"
 )
 
 // postRaw posts body and returns the status and the answer's bytes.
@@ -98,4 +101,29 @@ func TestClusterForwardsAppends(t *testing.T) {
 	require.Equal(t, 200, code, out)
 	require.Contains(t, out, `"appended"`)
 	require.Contains(t, out, `"refused"`)
+
+	// A forwarded append whose events take a decision answers it, as the
+	// leader's node does for its own (the decision is read back there, so
+	// this answer waits for that replica's fsync).
+	decide := `[{"type":"new_games","config_key":"hex8_2p","payload":{"games":60}},{"type":"sync_completed"}]`
+	code, out = postRaw(t, follower.url()+"/v1/events", decide)
+	require.Equal(t, 200, code, out)
+	require.Contains(t, out, `"type":"training_threshold"`, "the decision is in the forwarded answer")
+}
+
+// TestForwardedAppendsAnswerWhenStored: an append forwarded from another
+// node is answered once the stream stored it (its client reads from the
+// other node); one taken directly still waits for this replica's fsync, so
+// that what it answers is readable here.
+func TestForwardedAppendsAnswerWhenStored(t *testing.T) {
+	r, err := forwardedRequest(context.Background(), cluster.Forwarded{Body: []byte(`{}`), ContentType: "application/x-ndjson", Query: "atomic=false", Remote: "10.0.0.7:1234"})
+	require.NoError(t, err)
+	require.True(t, answerWhenStored(r.Context()))
+	require.Equal(t, "/v1/events?atomic=false", r.URL.String())
+	require.Equal(t, "application/x-ndjson", r.Header.Get("Content-Type"))
+	require.Equal(t, "10.0.0.7:1234", r.RemoteAddr)
+
+	direct, err := http.NewRequest(http.MethodPost, "/v1/events", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	require.False(t, answerWhenStored(direct.Context()))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -22,8 +23,54 @@ import (
 type benchCluster struct {
 	nodes    []*cluster.Node
 	journals []*journal.Journal
-	cancel   context.CancelFunc
-	follow   sync.WaitGroup
+	// logs time every publish of each node's journal (what its sequencer
+	// waits for).
+	logs   []*timedLog
+	cancel context.CancelFunc
+	follow sync.WaitGroup
+}
+
+// timedLog is a node as a journal's log of record, timing its publishes.
+type timedLog struct {
+	*cluster.Node
+	mu     sync.Mutex
+	took   []time.Duration
+	events int
+}
+
+func (t *timedLog) Publish(ctx context.Context, evs []event.Event) error {
+	start := time.Now()
+	err := t.Node.Publish(ctx, evs)
+	t.mu.Lock()
+	t.took = append(t.took, time.Since(start))
+	t.events += len(evs)
+	t.mu.Unlock()
+	return err
+}
+
+// take returns the publishes timed since the last take and their events.
+func (t *timedLog) take() ([]time.Duration, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	took, events := t.took, t.events
+	t.took, t.events = nil, 0
+	return took, events
+}
+
+// publishes returns every node's publishes since the last call: how many,
+// their events and the median time one took.
+func (c *benchCluster) publishes() (n, events int, p50 time.Duration) {
+	var all []time.Duration
+	for _, l := range c.logs {
+		took, evs := l.take()
+		all = append(all, took...)
+		events += evs
+	}
+	if len(all) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(all)
+	return len(all), events, all[len(all)/2]
 }
 
 func freeLoopbackPorts(n int) ([]string, error) {
@@ -72,8 +119,10 @@ func (s *suite) startBenchCluster() (*benchCluster, error) {
 		}
 	}
 	for i, n := range c.nodes {
+		l := &timedLog{Node: n}
+		c.logs = append(c.logs, l)
 		j, err := journal.Open(filepath.Join(dirs[i], "journal"), journal.Options{MaxGroupEvents: 1000,
-			Replica: &journal.ReplicaOptions{Log: n}})
+			Replica: &journal.ReplicaOptions{Log: l}})
 		if err != nil {
 			c.close()
 			return nil, err
@@ -102,7 +151,7 @@ func (c *benchCluster) serveAppends() (stop func(), err error) {
 			if ref != nil {
 				return cluster.Answer{Status: 400, Body: []byte(ref.Error())}, false
 			}
-			res, err := j.Append(ctx, []event.Event{e}, journal.AppendOptions{Validated: true, Remote: req.Remote})
+			res, err := j.Append(ctx, []event.Event{e}, journal.AppendOptions{Validated: true, Remote: req.Remote, AnswerWhenStored: true})
 			if err != nil {
 				return cluster.Answer{Status: 503, Body: []byte(err.Error())}, false
 			}
@@ -157,7 +206,10 @@ func (c *benchCluster) close() {
 // clusterFigures: cluster.append_c64 (64 writers spread over three nodes,
 // one event per append) beside limit.jetstream_r3_c64 (64 synchronous raw
 // publishers to an R3 stream of the same servers), alternating, and
-// journal.append_c64 from this run for the ratio.
+// journal.append_c64 from this run for the ratio. Beside them, what bounds
+// the cluster (docs/cluster.md, "Performance"): the appends' p99, how many
+// events one publish carries, and how long one publish takes (the
+// sequencer waits for each).
 func (s *suite) clusterFigures() error {
 	if !s.want("cluster.append_c64") && !s.want("limit.jetstream_r3_c64") {
 		return nil
@@ -188,15 +240,36 @@ func (s *suite) clusterFigures() error {
 		return err
 	}
 	defer stop()
-	return s.ratio("cluster.append_c64.vs_raw_r3", "cluster.append_c64.events_per_sec", func() (float64, error) {
+	var p99s, perPublish, publishMs []float64
+	err = s.ratio("cluster.append_c64.vs_raw_r3", "cluster.append_c64.events_per_sec", func() (float64, error) {
+		lat := make([]time.Duration, writers*each)
+		c.publishes() // not the warm-up's
 		d, err := concurrently(writers, each, func(w, k int) error {
-			return c.append(s.ctx, w%3, mk(k))
+			start := time.Now()
+			err := c.append(s.ctx, w%3, mk(k))
+			lat[k] = time.Since(start)
+			return err
 		})
 		if err != nil {
 			return 0, err
+		}
+		slices.Sort(lat)
+		p99s = append(p99s, float64(lat[len(lat)*99/100])/float64(time.Millisecond))
+		if n, evs, p50 := c.publishes(); n > 0 {
+			perPublish = append(perPublish, float64(evs)/float64(n))
+			publishMs = append(publishMs, float64(p50)/float64(time.Millisecond))
 		}
 		return rate(writers*each, d), nil
 	}, "limit.jetstream_r3_c64.events_per_sec", func() (float64, error) {
 		return c.nodes[0].RawPublishRate(s.ctx, writers, each, mk)
 	})
+	if err != nil {
+		return err
+	}
+	s.report("cluster.append_c64.p99_ms", medianOf(p99s))
+	if len(perPublish) > 0 {
+		s.report("cluster.append_c64.events_per_publish", medianOf(perPublish))
+		s.report("cluster.append_c64.publish_p50_ms", medianOf(publishMs))
+	}
+	return nil
 }
