@@ -107,3 +107,15 @@ func PipelineDiagram() string { return pipelineMachine.Mermaid() }
 
 // RecoveryDiagram returns the recovery machine as a Mermaid stateDiagram-v2.
 func RecoveryDiagram() string { return recoveryMachine.Mermaid() }
+
+// Machine looks a machine up by name (PipelineMachine or RecoveryMachine):
+// its definition and its Mermaid diagram; ok is false for any other name.
+func Machine(name string) (def fsm.Definition, diagram string, ok bool) {
+	switch name {
+	case PipelineMachine:
+		return PipelineDefinition(), PipelineDiagram(), true
+	case RecoveryMachine:
+		return RecoveryDefinition(), RecoveryDiagram(), true
+	}
+	return fsm.Definition{}, "", false
+}

@@ -685,14 +685,8 @@ func (d *daemon) subscriptions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *daemon) flowDiagram(w http.ResponseWriter, r *http.Request) {
-	var text string
-	switch m := r.PathValue("machine"); m {
-	case flows.PipelineMachine:
-		text = flows.PipelineDiagram()
-	case flows.RecoveryMachine:
-		text = flows.RecoveryDiagram()
-	default:
-		writeError(w, http.StatusNotFound, "not_found", "machine", fmt.Sprintf("no machine %q", m), "pipeline or recovery")
+	_, text, ok := machineOr404(w, r)
+	if !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "text/vnd.mermaid; charset=utf-8")

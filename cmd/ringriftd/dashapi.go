@@ -149,14 +149,8 @@ type flowTransition struct {
 // every canonical config (one before its first event is in the initial
 // state); the recovery machine counts the nodes that have one.
 func (a *dashAPI) flowDefinition(w http.ResponseWriter, r *http.Request) {
-	var def fsm.Definition
-	switch m := r.PathValue("machine"); m {
-	case flows.PipelineMachine:
-		def = flows.PipelineDefinition()
-	case flows.RecoveryMachine:
-		def = flows.RecoveryDefinition()
-	default:
-		writeError(w, http.StatusNotFound, "not_found", "machine", fmt.Sprintf("no machine %q", m), "pipeline or recovery")
+	def, _, ok := machineOr404(w, r)
+	if !ok {
 		return
 	}
 	if a.notReady(w) {
@@ -212,4 +206,15 @@ func (a *dashAPI) pauses(w http.ResponseWriter, r *http.Request) {
 // against the training threshold of the config's player count.
 func (a *dashAPI) thresholds(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a.d.cfg.Thresholds)
+}
+
+// machineOr404 looks up the {machine} of the path (flows.Machine), or
+// answers 404 naming what exists.
+func machineOr404(w http.ResponseWriter, r *http.Request) (fsm.Definition, string, bool) {
+	m := r.PathValue("machine")
+	def, diagram, ok := flows.Machine(m)
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "machine", fmt.Sprintf("no machine %q", m), "pipeline or recovery")
+	}
+	return def, diagram, ok
 }

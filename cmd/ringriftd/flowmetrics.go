@@ -76,10 +76,7 @@ func (c *flowCollector) Collect(ch chan<- prometheus.Metric) {
 // config seen; for recovery, every node with a state. Under the engine's
 // read lock.
 func stateCounts(m *flows.Machines, machine string) map[string]int {
-	def := flows.RecoveryDefinition()
-	if machine == flows.PipelineMachine {
-		def = flows.PipelineDefinition()
-	}
+	def, _, _ := flows.Machine(machine)
 	counts := make(map[string]int, len(def.States))
 	for _, s := range def.States {
 		counts[s] = 0
