@@ -39,6 +39,13 @@ type ClusterConfig struct {
 	// (every node then publishes its own appends at the head). Not a
 	// flag; tests use it.
 	NoForward bool
+	// AckWait is how long a node may hold an event of a shared
+	// subscription without a sign of life before another node gets it (0:
+	// 30 s). Not a flag; tests shorten it.
+	AckWait time.Duration
+	// TLSCert, TLSKey and TLSCA: TLS for the routes (--cluster-tls-cert,
+	// --cluster-tls-key, --cluster-tls-ca), all three or none.
+	TLSCert, TLSKey, TLSCA string
 }
 
 // clusterMaxAtomic is the most events of an atomic append in cluster mode:
@@ -115,6 +122,8 @@ type clusterState struct {
 	// following is set once the replica was checked against the stream
 	// and follows it: /readyz waits for it.
 	following atomic.Bool
+	// ctx ends when the daemon stops running (shared subscriptions stop).
+	ctx context.Context
 }
 
 // replicaEngine is the engine as the hook of a replicated journal. It holds
@@ -256,6 +265,7 @@ func (d *daemon) clusterStart(ctx context.Context) error {
 		return err
 	}
 	cs.stopServe = stop
+	cs.ctx = ctx
 	cs.wg.Add(3)
 	go func() {
 		defer cs.wg.Done()
@@ -338,6 +348,26 @@ func (d *daemon) rejectedLog(ctx context.Context, from uint64, limit int) (journ
 		d.log.Warn("reading the rejected stream; showing this node's rejected log", "err", err)
 	}
 	return d.j.Rejected(from, limit)
+}
+
+// clusterCaughtUp waits (up to 5 s) until this node's replica holds the
+// stream's head as the stream leader says now; on one node it returns at
+// once. A read that must see every node's appends (a redelivery looking up
+// a dead letter journaled through another node) calls it first.
+func (d *daemon) clusterCaughtUp(ctx context.Context) error {
+	if d.cluster == nil {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	head, err := d.cluster.node.Head(cctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", journal.ErrNoQuorum, err)
+	}
+	if err := d.j.WaitDurable(cctx, head); err != nil {
+		return fmt.Errorf("this node's replica did not reach the stream's seq %d: %w", head, err)
+	}
+	return nil
 }
 
 // replicaLag is how far the replica trails the stream as last seen.
