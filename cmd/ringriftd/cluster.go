@@ -64,6 +64,9 @@ func (c *Config) clusterFlags(f *envFlags) func() error {
 	f.Int(&cc.Replicas, "replicas", "stream replicas (1 for a one-node trial)")
 	f.String(&sync, "sync", "always: fsync every JetStream write before it is acknowledged (default: JetStream's periodic sync)")
 	f.Uint64(&cc.MaxLag, "max-lag", "events the replica may trail the stream while /readyz is 200")
+	f.String(&cc.TLSCert, "cluster-tls-cert", "TLS for the routes: this node's PEM certificate (with --cluster-tls-key and --cluster-tls-ca)")
+	f.String(&cc.TLSKey, "cluster-tls-key", "TLS for the routes: the PEM private key of --cluster-tls-cert")
+	f.String(&cc.TLSCA, "cluster-tls-ca", "TLS for the routes: the PEM CA every node's route certificate must be signed by")
 	return func() error {
 		for _, p := range strings.Split(peers, ",") {
 			if p = strings.TrimSpace(p); p != "" {
@@ -85,7 +88,8 @@ func (c *Config) clusterFlags(f *envFlags) func() error {
 func (c *Config) nodeConfig() cluster.Config {
 	return cluster.Config{Name: c.Cluster.Name, DataDir: c.DataDir, Listen: c.Cluster.Listen, Peers: c.Cluster.Peers,
 		ClientListen: c.Cluster.NATSListen, URL: c.Cluster.NATSURL, Replicas: c.Cluster.Replicas,
-		SyncAlways: c.Cluster.SyncAlways, Token: c.Token, Insecure: c.Insecure}
+		SyncAlways: c.Cluster.SyncAlways, Token: c.Token, Insecure: c.Insecure,
+		TLSCert: c.Cluster.TLSCert, TLSKey: c.Cluster.TLSKey, TLSCA: c.Cluster.TLSCA}
 }
 
 // validateCluster checks the cluster flags (only with --cluster).
@@ -93,8 +97,9 @@ func (c *Config) validateCluster() error {
 	if c.Cluster.Name == "" {
 		def := DefaultConfig().Cluster
 		if c.Cluster.Listen != "" || len(c.Cluster.Peers) > 0 || c.Cluster.NATSURL != "" || c.Cluster.NATSListen != "" ||
-			c.Cluster.SyncAlways || c.Cluster.Replicas != def.Replicas || c.Cluster.MaxLag != def.MaxLag {
-			return fmt.Errorf("%w: --cluster: empty; --cluster-listen, --cluster-peers, --nats-listen, --nats-url, --replicas, --sync and --max-lag are cluster mode's and need a node name (--cluster NAME)", errConfig)
+			c.Cluster.SyncAlways || c.Cluster.Replicas != def.Replicas || c.Cluster.MaxLag != def.MaxLag ||
+			c.Cluster.TLSCert != "" || c.Cluster.TLSKey != "" || c.Cluster.TLSCA != "" {
+			return fmt.Errorf("%w: --cluster: empty; --cluster-listen, --cluster-peers, --nats-listen, --nats-url, --replicas, --sync, --max-lag and --cluster-tls-cert/-key/-ca are cluster mode's and need a node name (--cluster NAME)", errConfig)
 		}
 		return nil
 	}
