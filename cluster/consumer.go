@@ -56,15 +56,8 @@ type ConsumerConfig struct {
 }
 
 func (c *ConsumerConfig) fill() {
-	if c.Attempts <= 0 {
-		c.Attempts = 5
-	}
-	if c.Backoff <= 0 {
-		c.Backoff = 100 * time.Millisecond
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 30 * time.Second
-	}
+	o := journal.SubscribeOptions{Attempts: c.Attempts, Backoff: c.Backoff, MaxBackoff: c.MaxBackoff}.Filled()
+	c.Attempts, c.Backoff, c.MaxBackoff = o.Attempts, o.Backoff, o.MaxBackoff
 	if c.AckWait <= 0 {
 		c.AckWait = 30 * time.Second
 	}
