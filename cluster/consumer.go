@@ -358,6 +358,25 @@ func (c *Consumer) Stats(ctx context.Context) journal.SubscriptionStats {
 		Delivered: c.delivered.Load(), Retries: c.retries.Load(), Failed: c.failed.Load(), Panics: c.panics.Load()}
 }
 
+// Through is the seq up to which every event of the subscription is
+// handled, asked now: the ack floor, or — when nothing of its types is
+// pending or in flight — the stream's last seq as this node saw it before
+// asking (events of other types do not wait for it). ok is false when the
+// consumer could not be asked within ctx.
+func (c *Consumer) Through(ctx context.Context) (seq uint64, ok bool) {
+	last := c.n.LastSeq()
+	cons, err := c.n.js.Consumer(ctx, c.n.cfg.Stream, c.durable)
+	if err != nil {
+		return 0, false
+	}
+	info := cons.CachedInfo()
+	c.noteInfo(info)
+	if info.NumPending == 0 && info.NumAckPending == 0 {
+		return max(info.AckFloor.Stream, last), true
+	}
+	return info.AckFloor.Stream, true
+}
+
 func (c *Consumer) noteInfo(info *jetstream.ConsumerInfo) {
 	if info == nil {
 		return

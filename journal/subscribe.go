@@ -222,11 +222,7 @@ func (s *Subscription) run(ctx context.Context) {
 }
 
 func (s *Subscription) saveCursor() error {
-	v := encodeCursor(s.cursor.Load(), s.types)
-	if err := s.j.writeMeta(false, func(b *pebble.Batch) { _ = b.Set(nameKey(prefixCursor, s.name), v, nil) }); err != nil {
-		return fmt.Errorf("journal: save cursor %q: %w", s.name, err)
-	}
-	return nil
+	return s.j.storeCursor(s.name, s.cursor.Load(), s.types)
 }
 
 // deliver hands e to the handler with retries; it returns an error only when

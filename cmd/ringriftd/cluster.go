@@ -43,6 +43,9 @@ type ClusterConfig struct {
 	// subscription without a sign of life before another node gets it (0:
 	// 30 s). Not a flag; tests shorten it.
 	AckWait time.Duration
+	// CursorEvery is how often this node stores the shared subscriptions'
+	// cursors in its journal (0: 5 s). Not a flag; tests shorten it.
+	CursorEvery time.Duration
 	// TLSCert, TLSKey and TLSCA: TLS for the routes (--cluster-tls-cert,
 	// --cluster-tls-key, --cluster-tls-ca), all three or none.
 	TLSCert, TLSKey, TLSCA string

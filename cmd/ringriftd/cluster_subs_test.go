@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/journal"
 )
 
 // clusterLog is what the handlers of one subscription did across the
@@ -155,6 +156,24 @@ func subscriptionCursor(t *testing.T, base, name string) (cursor, lag uint64) {
 	return 0, 0
 }
 
+// storedCursor is a subscription's cursor as a node's journal stores it
+// (the node stopped: a running journal's copy may miss writes not synced
+// yet, as cursors are).
+func storedCursor(t *testing.T, dir, name string) uint64 {
+	t.Helper()
+	s, err := journal.OpenSnapshot(context.Background(), dir, journal.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	cs, err := s.Cursors()
+	require.NoError(t, err)
+	for _, c := range cs {
+		if c.Name == name {
+			return c.Cursor
+		}
+	}
+	return 0
+}
+
 // TestClusterSharedSubscriptions is cluster.md's "Subscriptions run once in
 // the cluster" on three in-process nodes, each registering the same three
 // handlers: every event is handled exactly once across the cluster and the
@@ -171,6 +190,7 @@ func TestClusterSharedSubscriptions(t *testing.T) {
 	holding := make(chan string, 1)
 	var heldOnce atomic.Bool
 	nodes := testClusterWith(t, func(n *testNode) {
+		n.config = func(c *Config) { c.Cluster.CursorEvery = 200 * time.Millisecond }
 		n.handlers = []Handler{
 			&clusterHandler{name: "counter", node: n.name, log: counted,
 				run: func(context.Context, string, *event.Event) error { return nil }},
@@ -215,7 +235,7 @@ func TestClusterSharedSubscriptions(t *testing.T) {
 		t.Logf("events handled per node: %v", per)
 	})
 
-	var poison uint64
+	var poison, lastFailing uint64
 	t.Run("a failing handler's one dead letter", func(t *testing.T) {
 		poison = appendGames(t, nodes, 1, "poison")[0]
 		after := appendGames(t, nodes, 3, "w")
@@ -252,6 +272,8 @@ func TestClusterSharedSubscriptions(t *testing.T) {
 		for _, n := range nodes {
 			waitFor(t, 30*time.Second, "the letter resolved on "+n.name, func() bool { return len(openDeadLetters(t, n.url(), "failing")) == 0 })
 		}
+		lastFailing = after[len(after)-1]
+
 	})
 
 	t.Run("the handling node goes away", func(t *testing.T) {
@@ -276,6 +298,9 @@ func TestClusterSharedSubscriptions(t *testing.T) {
 		stopped := time.Now()
 		holder.stop(t)
 		t.Logf("%s, holding seq %d, stopped in %v", holder.name, seqs[0], time.Since(stopped))
+		// Its journal (closed: read in place) stores the shared cursors.
+		assert.GreaterOrEqual(t, storedCursor(t, holder.dir, "failing"), lastFailing, "failing's cursor in %s's journal", holder.name)
+		assert.GreaterOrEqual(t, storedCursor(t, holder.dir, "held"), before[len(before)-1], "held's cursor in %s's journal", holder.name)
 		var alive []*testNode
 		for _, n := range nodes {
 			if n != holder {

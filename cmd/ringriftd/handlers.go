@@ -44,6 +44,9 @@ type registered struct {
 	types  []string
 	sub    *journal.Subscription
 	shared *cluster.Consumer
+	// mirrored is closed once the shared cursors are no longer written to
+	// the journal (mirrorCursors): the journal may close then.
+	mirrored <-chan struct{}
 }
 
 // stats are the subscription's cursor, lag and counts; a shared one's
@@ -61,6 +64,7 @@ func (r *registered) stats(ctx context.Context) journal.SubscriptionStats {
 func (r *registered) close() error {
 	if r.shared != nil {
 		r.shared.Close()
+		<-r.mirrored // the daemon's run has ended: it ends at once
 		return nil
 	}
 	return r.sub.Close()
@@ -97,6 +101,15 @@ func (t traced) Handle(ctx context.Context, e *event.Event) error {
 
 // register starts the handlers as subscriptions (after catch-up).
 func (d *daemon) register(hs ...Handler) error {
+	var shared []*registered
+	mirrored := make(chan struct{})
+	defer func() {
+		if len(shared) == 0 {
+			close(mirrored)
+			return
+		}
+		go d.mirrorCursors(d.cluster.ctx, shared, mirrored)
+	}()
 	for _, h := range hs {
 		var types []string
 		for _, t := range h.Types() {
@@ -106,10 +119,12 @@ func (d *daemon) register(hs ...Handler) error {
 			}
 			types = append(types, tt.Value)
 		}
-		r := &registered{name: h.Name(), types: types}
+		r := &registered{name: h.Name(), types: types, mirrored: mirrored}
 		var err error
 		if _, local := h.(perNode); d.cluster != nil && !local {
-			r.shared, err = d.shareHandler(h, types)
+			if r.shared, err = d.shareHandler(h, types); err == nil {
+				shared = append(shared, r)
+			}
 		} else {
 			r.sub, err = d.j.Subscribe(h.Name(), traced{d, h}, journal.SubscribeOptions{Filter: journal.Filter{Types: types}})
 		}
@@ -137,6 +152,48 @@ func (d *daemon) shareHandler(h Handler, types []string) (*cluster.Consumer, err
 	}
 	cfg := cluster.ConsumerConfig{Name: h.Name(), Types: types, StartSeq: start, AckWait: d.cfg.Cluster.AckWait}
 	return d.cluster.node.Consume(d.cluster.ctx, cfg, sharedHandler{d: d, name: h.Name(), h: traced{d, h}}), nil
+}
+
+// mirrorCursors stores, until ctx ends and once more then, each shared
+// subscription's cursor (Consumer.Through, never moving back) in this
+// node's journal, as a subscription of the journal stores its own: what
+// reads stored cursors (GET /v1/lost's lagging_subscription, replay
+// --journal over this data directory, a later start without cluster mode)
+// then sees the cluster's. The consumer's ack floor stays the cursor of
+// record. done closes when it returns.
+func (d *daemon) mirrorCursors(ctx context.Context, shared []*registered, done chan<- struct{}) {
+	defer close(done)
+	every := d.cfg.Cluster.CursorEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	saved := map[string]uint64{}
+	for {
+		pctx, last := ctx, false
+		select {
+		case <-ctx.Done(): // a last pass, so that a clean stop stores them as they are
+			pctx, last = context.WithoutCancel(ctx), true
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(pctx, 3*time.Second)
+		for _, r := range shared {
+			seq, ok := r.shared.Through(pctx)
+			if !ok || seq <= saved[r.name] {
+				continue
+			}
+			if err := d.j.SaveCursor(r.name, seq, r.types); err != nil {
+				d.log.Warn("storing a shared subscription's cursor", "subscription", r.name, "err", err)
+				continue
+			}
+			saved[r.name] = seq
+		}
+		cancel()
+		if last {
+			return
+		}
+	}
 }
 
 // sharedHandler is a handler as its shared subscription runs it on this
