@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -326,4 +327,18 @@ func TestClusterSharedSubscriptions(t *testing.T) {
 		c, _ := subscriptionCursor(t, alive[0].url(), "held")
 		require.GreaterOrEqual(t, c, more[len(more)-1])
 	})
+}
+
+// TestClusterHandlerNamedTwice: two handlers of one name are refused in
+// cluster mode as on one node (they would share one consumer unseen).
+func TestClusterHandlerNamedTwice(t *testing.T) {
+	cfg := defaultConfig(t)
+	cfg.Listen, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+	cfg.Cluster.Name, cfg.Cluster.Replicas = "solo", 1
+	require.NoError(t, cfg.Validate())
+	h := &clusterHandler{name: "twice", node: "solo", log: newClusterLog(), run: func(context.Context, string, *event.Event) error { return nil }}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	err := serve(context.Background(), cfg, log, nil, h, h)
+	require.ErrorIs(t, err, journal.ErrSubscribed)
+	assert.Contains(t, err.Error(), "twice")
 }

@@ -121,11 +121,15 @@ func (d *daemon) register(hs ...Handler) error {
 		}
 		r := &registered{name: h.Name(), types: types, mirrored: mirrored}
 		var err error
-		if _, local := h.(perNode); d.cluster != nil && !local {
+		_, local := h.(perNode)
+		switch {
+		case d.cluster != nil && !local && d.subscription(h.Name()) != nil:
+			err = fmt.Errorf("%w: %q", journal.ErrSubscribed, h.Name()) // as on one node
+		case d.cluster != nil && !local:
 			if r.shared, err = d.shareHandler(h, types); err == nil {
 				shared = append(shared, r)
 			}
-		} else {
+		default:
 			r.sub, err = d.j.Subscribe(h.Name(), traced{d, h}, journal.SubscribeOptions{Filter: journal.Filter{Types: types}})
 		}
 		if err != nil {
