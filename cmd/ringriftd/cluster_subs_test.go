@@ -338,7 +338,9 @@ func TestClusterHandlerNamedTwice(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 	h := &clusterHandler{name: "twice", node: "solo", log: newClusterLog(), run: func(context.Context, string, *event.Event) error { return nil }}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	err := serve(context.Background(), cfg, log, nil, h, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a daemon that took both runs until then
+	defer cancel()
+	err := serve(ctx, cfg, log, nil, h, h)
 	require.ErrorIs(t, err, journal.ErrSubscribed)
 	assert.Contains(t, err.Error(), "twice")
 }
