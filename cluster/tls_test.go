@@ -168,8 +168,8 @@ func TestRouteTLS(t *testing.T) {
 
 	// Newcomers: a server that is admitted joins the meta group and finds
 	// the stream; one that is not cannot start (no JetStream leader).
-	join := func(c cluster.Config) error {
-		c.StartTimeout = 10 * time.Second
+	join := func(c cluster.Config, within time.Duration) error {
+		c.StartTimeout = within
 		n, err := cluster.Start(context.Background(), c)
 		if err == nil {
 			n.Close()
@@ -183,7 +183,7 @@ func TestRouteTLS(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := join(c)
+			err := join(c, 10*time.Second)
 			mu.Lock()
 			results[what] = err
 			mu.Unlock()
@@ -193,7 +193,7 @@ func TestRouteTLS(t *testing.T) {
 	for what, err := range results {
 		require.ErrorIs(t, err, cluster.ErrStart, "a server with %s was admitted", what)
 	}
-	require.NoError(t, join(cfg(5, ca, true)), "a server with a certificate of the cluster's CA is admitted")
+	require.NoError(t, join(cfg(5, ca, true), 30*time.Second), "a server with a certificate of the cluster's CA is admitted")
 }
 
 func TestRouteTLSConfigErrorsNameTheFlag(t *testing.T) {
