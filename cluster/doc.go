@@ -31,4 +31,10 @@
 // The rejected log (rejected.go) is a second stream, RINGRIFT_REJECTED,
 // bounded by count: every node publishes its refusals there and reads every
 // node's from it.
+//
+// Shared subscriptions (consumer.go): a handler runs once in the cluster, on
+// a durable pull consumer of the stream (sub_<name>) that every node pulls,
+// one event in flight (MaxAckPending 1); its cursor is the consumer's ack
+// floor. Routes may run over TLS with peers verified against a CA
+// (Config.TLSCert, TLSKey, TLSCA); off loopback they need the token.
 package cluster

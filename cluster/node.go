@@ -2,12 +2,15 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,6 +30,9 @@ const (
 	clusterName = "ringrift"
 	// routeUser is the route user name when a token protects the routes.
 	routeUser = "ringrift"
+	// routeTLSTimeout bounds a route's TLS handshake (NATS's default, 2 s,
+	// is short for a loaded host).
+	routeTLSTimeout = 5 * time.Second
 )
 
 // Config configures a Node. Flags live in cmd/ringriftd.
@@ -53,10 +59,18 @@ type Config struct {
 	// SyncAlways makes the embedded server fsync every write before it
 	// acknowledges (sync_interval: always).
 	SyncAlways bool
-	// Token, when set, is required on routes and on the client port (the
-	// daemon's --token). Routes or a client port off loopback need it.
+	// Token, when set, is required on routes (user "ringrift", the token
+	// as password) and on the client port (the daemon's --token). Routes
+	// off loopback need it, always; a client port off loopback needs it
+	// unless Insecure (the daemon's --insecure, which covers its client
+	// ports only).
 	Token    string
 	Insecure bool
+	// TLSCert, TLSKey and TLSCA (PEM files; all three or none) put the
+	// routes under TLS: this node presents TLSCert and accepts only peers
+	// whose certificate TLSCA signed, both ways (each route's certificate
+	// must name the host its peers dial, as a DNS or IP SAN).
+	TLSCert, TLSKey, TLSCA string
 	// Stream is the stream's name (default RINGRIFT_JOURNAL); the rejected
 	// log's stream is named after it (RINGRIFT_REJECTED).
 	Stream string
@@ -71,16 +85,21 @@ type Config struct {
 	Logger       *slog.Logger
 }
 
+// bad is a Config error naming its flag.
+func bad(flag, format string, args ...any) error {
+	return fmt.Errorf("%w: --%s: %s", ErrConfig, flag, fmt.Sprintf(format, args...))
+}
+
 // Validate reports a field that cannot work, naming its flag.
 func (c *Config) Validate() error {
-	bad := func(flag, format string, args ...any) error {
-		return fmt.Errorf("%w: --%s: %s", ErrConfig, flag, fmt.Sprintf(format, args...))
-	}
 	if c.Name == "" || strings.ContainsAny(c.Name, " .*>\t\n") {
 		return bad("cluster", "%q: want a node name without spaces, dots, * or >", c.Name)
 	}
 	if c.Replicas < 0 || c.Replicas > 5 {
 		return bad("replicas", "%d: want 1 to 5", c.Replicas)
+	}
+	if err := c.validateTLS(); err != nil {
+		return err
 	}
 	if c.URL != "" {
 		if c.Listen != "" || len(c.Peers) > 0 {
@@ -99,8 +118,8 @@ func (c *Config) Validate() error {
 		if _, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil {
 			return bad("cluster-peers", "%q: want host:port", a)
 		}
-		if !isLoopback(host) && c.Token == "" && !c.Insecure {
-			return bad("token", "%s is off loopback: set --token, which routes and the NATS client port then require", a)
+		if !isLoopback(host) && c.Token == "" && (!c.Insecure || a != c.ClientListen) {
+			return bad("token", "%s is off loopback: set --token, which routes and the NATS client port then require (--insecure does not cover routes)", a)
 		}
 	}
 	replicas := c.Replicas
@@ -114,6 +133,50 @@ func (c *Config) Validate() error {
 		return bad("cluster-peers", "%d nodes for %d replicas: list every node's route address", n, replicas)
 	}
 	return nil
+}
+
+// tlsFlags are the route TLS flags, in the order they are reported.
+var tlsFlags = [3]string{"cluster-tls-cert", "cluster-tls-key", "cluster-tls-ca"}
+
+// validateTLS refuses half-set route TLS, TLS without routes of this node,
+// and files that do not load.
+func (c *Config) validateTLS() error {
+	vals := [3]string{c.TLSCert, c.TLSKey, c.TLSCA}
+	if vals == [3]string{} {
+		return nil
+	}
+	if c.URL != "" {
+		return bad("nats-url", "with an existing NATS cluster its routes are not this node's: leave out --cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca")
+	}
+	for i, v := range vals {
+		if v == "" {
+			return bad(tlsFlags[i], "empty; route TLS needs --cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca together")
+		}
+	}
+	if c.Listen == "" {
+		return bad("cluster-listen", "empty; --cluster-tls-* secure the routes: set --cluster-listen and --cluster-peers")
+	}
+	_, err := c.routeTLS()
+	return err
+}
+
+// routeTLS is the routes' TLS: this node's certificate, peers verified
+// against the CA both when they dial in and when this node dials out.
+func (c *Config) routeTLS() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, bad("cluster-tls-cert", "%s with --cluster-tls-key %s: %v; want a PEM certificate and its PEM private key", c.TLSCert, c.TLSKey, err)
+	}
+	ca, err := os.ReadFile(c.TLSCA)
+	if err != nil {
+		return nil, bad("cluster-tls-ca", "%v; want the PEM file of the CA that signed every node's route certificate", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, bad("cluster-tls-ca", "%s holds no PEM certificate; want the CA that signed every node's route certificate", c.TLSCA)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, RootCAs: pool}, nil
 }
 
 func (c *Config) fill() {
@@ -237,6 +300,12 @@ func (n *Node) startServer() error {
 			return fmt.Errorf("%w: --cluster-listen %q: %w", ErrConfig, c.Listen, err)
 		}
 		o.Cluster = server.ClusterOpts{Name: clusterName, Host: rhost, Port: rport}
+		if c.TLSCert != "" {
+			if o.Cluster.TLSConfig, err = c.routeTLS(); err != nil {
+				return err
+			}
+			o.Cluster.TLSTimeout = routeTLSTimeout.Seconds()
+		}
 		userinfo := ""
 		if c.Token != "" {
 			o.Cluster.Username, o.Cluster.Password = routeUser, c.Token

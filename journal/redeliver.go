@@ -133,38 +133,5 @@ func (d *DeadLetters) find(seq uint64) (DeadLetter, bool, error) {
 // error wraps ErrHandlerFailed, nothing is appended and the letter stays
 // open. The handler never runs concurrently with its own subscription.
 func (d *DeadLetters) Redeliver(ctx context.Context, s *Subscription, seq uint64) (Redelivery, error) {
-	d.redo.Lock()
-	defer d.redo.Unlock()
-	dl, ok, err := d.find(seq)
-	switch {
-	case err != nil:
-		return Redelivery{}, err
-	case !ok || dl.Handler != s.name:
-		return Redelivery{}, fmt.Errorf("%w: seq %d, handler %s", ErrNotDeadLetter, seq, s.name)
-	case dl.RedeliveredBy != 0:
-		return Redelivery{DeadLetter: dl, Seq: dl.RedeliveredBy}, fmt.Errorf("%w: dead letter %d by seq %d", ErrRedelivered, seq, dl.RedeliveredBy)
-	}
-	orig, err := d.j.Get(dl.EventSeq)
-	if err != nil {
-		return Redelivery{DeadLetter: dl}, fmt.Errorf("journal: redeliver dead letter %d: original event: %w", seq, err)
-	}
-	if err := s.call(ctx, &orig); err != nil {
-		s.j.log.Warn("redelivery failed; the dead letter stays open", "subscription", s.name, "dead_letter", seq, "seq", dl.EventSeq, "err", err)
-		return Redelivery{DeadLetter: dl}, fmt.Errorf("%w: handler %s on seq %d: %w", ErrHandlerFailed, s.name, dl.EventSeq, err)
-	}
-	attempts := max(dl.Attempts, 0) + 1
-	payload, _ := json.Marshal(map[string]any{"handler": s.name, "event_seq": dl.EventSeq, "attempts": attempts})
-	ev := event.Event{Type: "handler_redelivered", Source: event.DecisionSourcePrefix + "subscriptions", Payload: payload,
-		CausationID: dl.ID, CorrelationID: orig.CorrelationID}
-	res, err := d.j.Append(ctx, []event.Event{ev}, AppendOptions{Validated: true})
-	if err != nil {
-		return Redelivery{DeadLetter: dl}, fmt.Errorf("journal: redeliver dead letter %d: journaling handler_redelivered: %w", seq, err)
-	}
-	if res[0].Status == Refused {
-		return Redelivery{DeadLetter: dl}, fmt.Errorf("journal: redeliver dead letter %d: handler_redelivered refused: %w", seq, res[0].Refusal)
-	}
-	r := Redelivery{DeadLetter: dl, Seq: res[0].Seq, ID: res[0].ID.String(), Attempts: attempts}
-	r.DeadLetter.RedeliveredBy = r.Seq
-	s.j.log.Info("dead letter redelivered", "subscription", s.name, "dead_letter", seq, "seq", dl.EventSeq, "redelivered_seq", r.Seq)
-	return r, nil
+	return d.RedeliverFunc(ctx, s.name, s.call, seq)
 }

@@ -222,11 +222,7 @@ func (s *Subscription) run(ctx context.Context) {
 }
 
 func (s *Subscription) saveCursor() error {
-	v := encodeCursor(s.cursor.Load(), s.types)
-	if err := s.j.writeMeta(false, func(b *pebble.Batch) { _ = b.Set(nameKey(prefixCursor, s.name), v, nil) }); err != nil {
-		return fmt.Errorf("journal: save cursor %q: %w", s.name, err)
-	}
-	return nil
+	return s.j.storeCursor(s.name, s.cursor.Load(), s.types)
 }
 
 // deliver hands e to the handler with retries; it returns an error only when
@@ -253,16 +249,12 @@ func (s *Subscription) deliver(ctx context.Context, e *event.Event) error {
 	}
 	s.failed.Add(1)
 	s.j.log.Warn("handler failed; writing a dead letter", "subscription", s.name, "seq", e.Seq, "err", last)
-	if e.Type == "handler_failed" && handlerOf(e) == s.name {
+	dead, ok := HandlerFailed(s.name, e, last, s.opts.Attempts)
+	if !ok {
 		// A dead letter about this handler that this handler cannot take:
 		// writing another would loop. It is logged and counted.
 		return nil
 	}
-	payload, _ := json.Marshal(map[string]any{
-		"handler": s.name, "event_seq": e.Seq, "error": last.Error(), "attempts": s.opts.Attempts,
-	})
-	dead := event.Event{Type: "handler_failed", Source: event.DecisionSourcePrefix + "subscriptions", Payload: payload,
-		CausationID: e.ID.String(), CorrelationID: e.CorrelationID}
 	if _, err := s.j.Append(context.Background(), []event.Event{dead}, AppendOptions{Validated: true}); err != nil {
 		s.j.log.Error("writing dead letter", "subscription", s.name, "seq", e.Seq, "err", err)
 		return err

@@ -668,7 +668,7 @@ func (d *daemon) subscriptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := []sub{}
-	for _, s := range d.j.Subscriptions() {
+	for _, s := range d.subscriptionStats() {
 		t := types[s.Name]
 		if t == nil {
 			t = []string{}

@@ -39,6 +39,16 @@ type ClusterConfig struct {
 	// (every node then publishes its own appends at the head). Not a
 	// flag; tests use it.
 	NoForward bool
+	// AckWait is how long a node may hold an event of a shared
+	// subscription without a sign of life before another node gets it (0:
+	// 30 s). Not a flag; tests shorten it.
+	AckWait time.Duration
+	// CursorEvery is how often this node stores the shared subscriptions'
+	// cursors in its journal (0: 5 s). Not a flag; tests shorten it.
+	CursorEvery time.Duration
+	// TLSCert, TLSKey and TLSCA: TLS for the routes (--cluster-tls-cert,
+	// --cluster-tls-key, --cluster-tls-ca), all three or none.
+	TLSCert, TLSKey, TLSCA string
 }
 
 // clusterMaxAtomic is the most events of an atomic append in cluster mode:
@@ -57,6 +67,9 @@ func (c *Config) clusterFlags(f *envFlags) func() error {
 	f.Int(&cc.Replicas, "replicas", "stream replicas (1 for a one-node trial)")
 	f.String(&sync, "sync", "always: fsync every JetStream write before it is acknowledged (default: JetStream's periodic sync)")
 	f.Uint64(&cc.MaxLag, "max-lag", "events the replica may trail the stream while /readyz is 200")
+	f.String(&cc.TLSCert, "cluster-tls-cert", "TLS for the routes: this node's PEM certificate (with --cluster-tls-key and --cluster-tls-ca)")
+	f.String(&cc.TLSKey, "cluster-tls-key", "TLS for the routes: the PEM private key of --cluster-tls-cert")
+	f.String(&cc.TLSCA, "cluster-tls-ca", "TLS for the routes: the PEM CA every node's route certificate must be signed by")
 	return func() error {
 		for _, p := range strings.Split(peers, ",") {
 			if p = strings.TrimSpace(p); p != "" {
@@ -78,7 +91,8 @@ func (c *Config) clusterFlags(f *envFlags) func() error {
 func (c *Config) nodeConfig() cluster.Config {
 	return cluster.Config{Name: c.Cluster.Name, DataDir: c.DataDir, Listen: c.Cluster.Listen, Peers: c.Cluster.Peers,
 		ClientListen: c.Cluster.NATSListen, URL: c.Cluster.NATSURL, Replicas: c.Cluster.Replicas,
-		SyncAlways: c.Cluster.SyncAlways, Token: c.Token, Insecure: c.Insecure}
+		SyncAlways: c.Cluster.SyncAlways, Token: c.Token, Insecure: c.Insecure,
+		TLSCert: c.Cluster.TLSCert, TLSKey: c.Cluster.TLSKey, TLSCA: c.Cluster.TLSCA}
 }
 
 // validateCluster checks the cluster flags (only with --cluster).
@@ -86,8 +100,9 @@ func (c *Config) validateCluster() error {
 	if c.Cluster.Name == "" {
 		def := DefaultConfig().Cluster
 		if c.Cluster.Listen != "" || len(c.Cluster.Peers) > 0 || c.Cluster.NATSURL != "" || c.Cluster.NATSListen != "" ||
-			c.Cluster.SyncAlways || c.Cluster.Replicas != def.Replicas || c.Cluster.MaxLag != def.MaxLag {
-			return fmt.Errorf("%w: --cluster: empty; --cluster-listen, --cluster-peers, --nats-listen, --nats-url, --replicas, --sync and --max-lag are cluster mode's and need a node name (--cluster NAME)", errConfig)
+			c.Cluster.SyncAlways || c.Cluster.Replicas != def.Replicas || c.Cluster.MaxLag != def.MaxLag ||
+			c.Cluster.TLSCert != "" || c.Cluster.TLSKey != "" || c.Cluster.TLSCA != "" {
+			return fmt.Errorf("%w: --cluster: empty; --cluster-listen, --cluster-peers, --nats-listen, --nats-url, --replicas, --sync, --max-lag and --cluster-tls-cert/-key/-ca are cluster mode's and need a node name (--cluster NAME)", errConfig)
 		}
 		return nil
 	}
@@ -115,6 +130,8 @@ type clusterState struct {
 	// following is set once the replica was checked against the stream
 	// and follows it: /readyz waits for it.
 	following atomic.Bool
+	// ctx ends when the daemon stops running (shared subscriptions stop).
+	ctx context.Context
 }
 
 // replicaEngine is the engine as the hook of a replicated journal. It holds
@@ -256,6 +273,7 @@ func (d *daemon) clusterStart(ctx context.Context) error {
 		return err
 	}
 	cs.stopServe = stop
+	cs.ctx = ctx
 	cs.wg.Add(3)
 	go func() {
 		defer cs.wg.Done()
@@ -338,6 +356,26 @@ func (d *daemon) rejectedLog(ctx context.Context, from uint64, limit int) (journ
 		d.log.Warn("reading the rejected stream; showing this node's rejected log", "err", err)
 	}
 	return d.j.Rejected(from, limit)
+}
+
+// clusterCaughtUp waits (up to 5 s) until this node's replica holds the
+// stream's head as the stream leader says now; on one node it returns at
+// once. A read that must see every node's appends (a redelivery looking up
+// a dead letter journaled through another node) calls it first.
+func (d *daemon) clusterCaughtUp(ctx context.Context) error {
+	if d.cluster == nil {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	head, err := d.cluster.node.Head(cctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", journal.ErrNoQuorum, err)
+	}
+	if err := d.j.WaitDurable(cctx, head); err != nil {
+		return fmt.Errorf("this node's replica did not reach the stream's seq %d: %w", head, err)
+	}
+	return nil
 }
 
 // replicaLag is how far the replica trails the stream as last seen.

@@ -32,6 +32,10 @@ type testNode struct {
 	base             string // "" while down
 	cancel           context.CancelFunc
 	done             chan error
+	// handlers and config, when set, are the node's handlers and a change
+	// of its configuration (testClusterWith).
+	handlers []Handler
+	config   func(*Config)
 }
 
 // member is a node of a test cluster, in-process or a process.
@@ -68,6 +72,13 @@ func freePorts(t *testing.T, n int) []int {
 // testCluster starts three nodes at once (the stream needs its replicas).
 func testCluster(t *testing.T) []*testNode {
 	t.Helper()
+	return testClusterWith(t, nil)
+}
+
+// testClusterWith is testCluster with setup called on each node before it
+// starts (handlers, configuration).
+func testClusterWith(t *testing.T, setup func(*testNode)) []*testNode {
+	t.Helper()
 	ports := freePorts(t, 3)
 	var peers []string
 	for _, p := range ports {
@@ -77,6 +88,9 @@ func testCluster(t *testing.T) []*testNode {
 	nodes := make([]*testNode, 3)
 	for i := range nodes {
 		nodes[i] = &testNode{name: fmt.Sprintf("n%d", i+1), dir: filepath.Join(root, fmt.Sprintf("n%d", i+1)), route: peers[i]}
+		if setup != nil {
+			setup(nodes[i])
+		}
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(nodes))
@@ -105,6 +119,9 @@ func (n *testNode) tryStart(t *testing.T, peers []string) error {
 	cfg.CheckpointEvery = 500 * time.Millisecond
 	cfg.Cluster.Name, cfg.Cluster.Listen, cfg.Cluster.Peers = n.name, n.route, peers
 	cfg.Cluster.RetryFor = 3 * time.Second
+	if n.config != nil {
+		n.config(&cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -112,7 +129,7 @@ func (n *testNode) tryStart(t *testing.T, peers []string) error {
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("test_node", n.name)
-	go func() { done <- serve(ctx, cfg, log, func(a string) { addr <- a }) }()
+	go func() { done <- serve(ctx, cfg, log, func(a string) { addr <- a }, n.handlers...) }()
 	select {
 	case a := <-addr:
 		n.mu.Lock()

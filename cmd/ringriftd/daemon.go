@@ -262,7 +262,7 @@ func (d *daemon) close() error {
 	var subErrs []error // each subscription's last cursor save
 	d.subsMu.Lock()
 	for _, s := range d.subs {
-		subErrs = append(subErrs, s.sub.Close())
+		subErrs = append(subErrs, s.close())
 	}
 	d.subsMu.Unlock()
 	d.fan.close()

@@ -25,6 +25,16 @@ type redeliverFailure struct {
 // letter as causation_id; a failure leaves the letter open and is answered
 // (500 redelivery_failed). The dead letter's seq is a query parameter; a
 // body is refused, so that a {"seq": N} body never redelivers them all.
+//
+// In cluster mode any node takes it (docs/cluster.md "Shared
+// subscriptions"): the node first catches its replica up with the stream's
+// head (a dead letter journaled through another node is then found), runs
+// its own instance of the handler — serialised with that node's runs of it,
+// as on one node; another node may be handling the subscription's next
+// event meanwhile — and journals handler_redelivered through the cluster's
+// append path, with an id derived from the dead letter's: two nodes
+// redelivering one letter at once journal it once, the second answering
+// 409 already_redelivered.
 func (d *daemon) redeliver(w http.ResponseWriter, r *http.Request) {
 	if !d.ready.Load() {
 		writeRequestRefusal(w, catchingUp())
@@ -46,6 +56,10 @@ func (d *daemon) redeliver(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if err := d.clusterCaughtUp(r.Context()); err != nil {
+		d.unavailable(w, err)
+		return
+	}
 	var letters []uint64
 	if seq != 0 {
 		letters = []uint64{seq}
@@ -62,7 +76,7 @@ func (d *daemon) redeliver(w http.ResponseWriter, r *http.Request) {
 	done := []journal.Redelivery{}
 	failed := []redeliverFailure{}
 	for _, s := range letters {
-		res, err := d.dead.Redeliver(r.Context(), sub, s)
+		res, err := sub.redeliver(r.Context(), d.dead, s)
 		switch {
 		case err == nil:
 			done = append(done, res)
@@ -92,12 +106,12 @@ func (d *daemon) redeliver(w http.ResponseWriter, r *http.Request) {
 }
 
 // subscription returns the running subscription of a registered handler.
-func (d *daemon) subscription(name string) *journal.Subscription {
+func (d *daemon) subscription(name string) *registered {
 	d.subsMu.Lock()
 	defer d.subsMu.Unlock()
 	for _, s := range d.subs {
 		if s.name == name {
-			return s.sub
+			return s
 		}
 	}
 	return nil
@@ -120,9 +134,11 @@ func (c deadLetterCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	n := map[string]int{}
-	for _, s := range c.d.j.Subscriptions() {
-		n[s.Name] = 0
+	c.d.subsMu.Lock()
+	for _, s := range c.d.subs {
+		n[s.name] = 0
 	}
+	c.d.subsMu.Unlock()
 	for _, dl := range open {
 		n[dl.Handler]++
 	}

@@ -1,0 +1,153 @@
+package cluster_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ringrift/ringriftd/cluster"
+	"github.com/ringrift/ringriftd/event"
+)
+
+// recordingHandler records the seqs it handled and the dead letters asked
+// of it; fail decides each attempt, deadFail each dead letter.
+type recordingHandler struct {
+	mu       sync.Mutex
+	handled  []uint64
+	calls    map[uint64]int
+	dead     [][2]uint64 // {seq, attempts}
+	fail     func(e *event.Event) error
+	deadFail func(n int) error
+}
+
+func newRecorder() *recordingHandler { return &recordingHandler{calls: map[uint64]int{}} }
+
+func (h *recordingHandler) Handle(_ context.Context, e *event.Event) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls[e.Seq]++
+	if h.fail != nil {
+		if err := h.fail(e); err != nil {
+			return err
+		}
+	}
+	h.handled = append(h.handled, e.Seq)
+	return nil
+}
+
+func (h *recordingHandler) DeadLetter(_ context.Context, e *event.Event, _ error, attempts int) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dead = append(h.dead, [2]uint64{e.Seq, uint64(attempts)})
+	if h.deadFail != nil {
+		return h.deadFail(len(h.dead))
+	}
+	return nil
+}
+
+func (h *recordingHandler) seen() []uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.handled)
+}
+
+// publish stores events of the given types at the stream's head.
+func publish(t *testing.T, node *cluster.Node, types ...string) {
+	t.Helper()
+	head, err := node.Head(context.Background())
+	require.NoError(t, err)
+	var evs []event.Event
+	for i, typ := range types {
+		at := time.Now().UTC().Truncate(time.Millisecond)
+		evs = append(evs, event.Event{Seq: head + uint64(i) + 1, ID: ulid.Make(), Type: typ, ConfigKey: "hex8_2p",
+			Time: at, RecordedAt: at, Payload: json.RawMessage(`{}`)})
+	}
+	require.NoError(t, node.Publish(context.Background(), evs))
+}
+
+func waitSeen(t *testing.T, h *recordingHandler, want []uint64) {
+	t.Helper()
+	require.Eventually(t, func() bool { return slices.Equal(h.seen(), want) }, 30*time.Second, 10*time.Millisecond,
+		"want %v handled", want)
+}
+
+// TestSharedSubscription is a shared subscription on a one-server stream:
+// filtered by type, its cursor the ack floor, which a restart with other
+// types keeps; a new consumer starts where asked; a handler that keeps
+// failing gets its attempts and one dead letter, and a dead letter that
+// cannot be journaled leaves its event to be delivered again, never dropped.
+func TestSharedSubscription(t *testing.T) {
+	node, err := cluster.Start(context.Background(), cluster.Config{Name: "solo", DataDir: t.TempDir(), Replicas: 1, StartTimeout: 30 * time.Second})
+	require.NoError(t, err)
+	defer node.Close()
+	ctx := context.Background()
+	publish(t, node, "new_games", "elo_updated", "new_games") // seqs 1-3
+
+	t.Run("filter and ack floor", func(t *testing.T) {
+		assert.Regexp(t, `^sub_a_b_c_[0-9a-f]{8}$`, cluster.DurableName("a b.c"))
+		h := newRecorder()
+		c := node.Consume(ctx, cluster.ConsumerConfig{Name: "a b.c", Types: []string{"new_games"}}, h)
+		waitSeen(t, h, []uint64{1, 3})
+		s := c.Stats(ctx)
+		assert.Equal(t, uint64(3), s.Cursor)
+		assert.Equal(t, uint64(0), s.Lag)
+		assert.Equal(t, uint64(2), s.Delivered)
+		// An event of another type: the ack floor stays, but nothing of
+		// its types waits, so it is handled through the stream's end.
+		publish(t, node, "elo_updated") // 4
+		through, ok := c.Through(ctx)
+		require.True(t, ok)
+		assert.Equal(t, uint64(4), through)
+		assert.Equal(t, uint64(3), c.Stats(ctx).Cursor)
+		c.Close()
+
+		// Restarted with other types: the filter follows, the ack floor stays.
+		h = newRecorder()
+		c = node.Consume(ctx, cluster.ConsumerConfig{Name: "a b.c", Types: []string{"elo_updated"}}, h)
+		defer c.Close()
+		waitSeen(t, h, []uint64{4})
+		assert.Equal(t, uint64(4), c.Stats(ctx).Cursor)
+	})
+
+	t.Run("start", func(t *testing.T) {
+		h := newRecorder()
+		c := node.Consume(ctx, cluster.ConsumerConfig{Name: "late", StartSeq: 3}, h)
+		defer c.Close()
+		waitSeen(t, h, []uint64{3, 4})
+	})
+
+	t.Run("attempts and the dead letter", func(t *testing.T) {
+		h := newRecorder()
+		h.fail = func(e *event.Event) error {
+			if e.Seq == 2 {
+				return errors.New("poison")
+			}
+			return nil
+		}
+		h.deadFail = func(n int) error {
+			if n == 1 {
+				return errors.New("no quorum") // the first dead letter does not land
+			}
+			return nil
+		}
+		c := node.Consume(ctx, cluster.ConsumerConfig{Name: "failing", Attempts: 3, Backoff: time.Millisecond}, h)
+		defer c.Close()
+		waitSeen(t, h, []uint64{1, 3, 4})
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		assert.Equal(t, [][2]uint64{{2, 3}, {2, 4}}, h.dead, "dead letters asked: at the last attempt, again at the next delivery after it failed")
+		assert.Equal(t, 4, h.calls[2], "runs of the poison")
+		s := c.Stats(ctx)
+		assert.Equal(t, uint64(4), s.Cursor)
+		assert.Equal(t, uint64(2), s.Failed)
+		assert.Equal(t, uint64(2), s.Retries)
+	})
+}
