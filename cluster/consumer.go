@@ -53,7 +53,23 @@ type ConsumerConfig struct {
 	// StartSeq is where a consumer created now starts (0 or 1: the first
 	// event); an existing consumer keeps its ack floor.
 	StartSeq uint64
+	// Ready says whether this node may take events now (nil: always): the
+	// consumer pulls only while it is true. The daemon's is /readyz's
+	// condition (its replica within --max-lag of the stream), so a node
+	// catching up after an outage does not take events its replica does
+	// not hold.
+	Ready func() bool
 }
+
+// ErrNotReady, wrapped in a handler's error, says the node cannot run the
+// handler on the event yet (its replica does not hold it): the event is
+// handed back after a short delay, for this node or another, and the
+// delivery is not a failure of the handler — it is not retried as one and
+// never dead-lettered for.
+var ErrNotReady = errors.New("cluster: this node cannot take the event yet")
+
+// notReadyDelay is how long a handed-back event waits (ErrNotReady).
+const notReadyDelay = 250 * time.Millisecond
 
 func (c *ConsumerConfig) fill() {
 	o := journal.SubscribeOptions{Attempts: c.Attempts, Backoff: c.Backoff, MaxBackoff: c.MaxBackoff}.Filled()
@@ -217,11 +233,19 @@ func (c *Consumer) run(ctx context.Context) {
 	}
 }
 
-// pull takes the consumer's events one by one. A pull waits at most a
-// second at the server, so that a stopping node never holds a pull request
-// the server could answer after it left (that event would wait AckWait).
+// pull takes the consumer's events one by one, while the node is ready.
+// A pull waits at most a second at the server, so that a stopping node
+// never holds a pull request the server could answer after it left (that
+// event would wait AckWait).
 func (c *Consumer) pull(ctx context.Context, cons jetstream.Consumer) error {
 	for ctx.Err() == nil {
+		if c.cfg.Ready != nil && !c.cfg.Ready() {
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
 		msg, err := cons.Next(jetstream.FetchMaxWait(time.Second))
 		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) {
 			continue
@@ -264,6 +288,9 @@ func (c *Consumer) take(ctx context.Context, msg jetstream.Msg) {
 		c.ack(ctx, msg, &e)
 	case ctx.Err() != nil:
 		_ = msg.Nak() // stopping: not a failure of the handler
+	case errors.Is(err, ErrNotReady):
+		c.log.Debug("handing an event back: this node cannot take it yet", "seq", e.Seq, "err", err)
+		_ = msg.NakWithDelay(notReadyDelay)
 	case attempt < c.cfg.Attempts:
 		c.retries.Add(1)
 		_ = msg.NakWithDelay(c.backoff(attempt))

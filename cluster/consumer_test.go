@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,5 +151,35 @@ func TestSharedSubscription(t *testing.T) {
 		assert.Equal(t, uint64(4), s.Cursor)
 		assert.Equal(t, uint64(2), s.Failed)
 		assert.Equal(t, uint64(2), s.Retries)
+	})
+
+	t.Run("not ready", func(t *testing.T) {
+		// A node that is not ready takes nothing; an event its replica
+		// does not hold is handed back as often as need be, without using
+		// up the handler's attempts or yielding a dead letter.
+		var ready atomic.Bool
+		h := newRecorder()
+		handbacks := 0
+		h.fail = func(e *event.Event) error {
+			if e.Seq == 2 && handbacks < 6 {
+				handbacks++
+				return fmt.Errorf("%w: replica behind", cluster.ErrNotReady)
+			}
+			return nil
+		}
+		c := node.Consume(ctx, cluster.ConsumerConfig{Name: "catching-up", Attempts: 3, Backoff: time.Millisecond,
+			Ready: ready.Load}, h)
+		defer c.Close()
+		time.Sleep(1500 * time.Millisecond)
+		h.mu.Lock()
+		assert.Empty(t, h.calls, "events taken before the node was ready")
+		h.mu.Unlock()
+		ready.Store(true)
+		waitSeen(t, h, []uint64{1, 2, 3, 4})
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		assert.Empty(t, h.dead, "dead letters for events handed back")
+		assert.Equal(t, 7, h.calls[2])
+		assert.Equal(t, uint64(0), c.Stats(ctx).Retries, "hand-backs counted as retries")
 	})
 }

@@ -154,7 +154,10 @@ func (d *daemon) shareHandler(h Handler, types []string) (*cluster.Consumer, err
 	case !errors.Is(err, journal.ErrNotFound):
 		return nil, err
 	}
-	cfg := cluster.ConsumerConfig{Name: h.Name(), Types: types, StartSeq: start, AckWait: d.cfg.Cluster.AckWait}
+	cfg := cluster.ConsumerConfig{Name: h.Name(), Types: types, StartSeq: start, AckWait: d.cfg.Cluster.AckWait,
+		// Only while /readyz would answer 200 (the replica within
+		// --max-lag): a node catching up takes no events.
+		Ready: func() bool { ok, _ := d.clusterReady(); return ok }}
 	return d.cluster.node.Consume(d.cluster.ctx, cfg, sharedHandler{d: d, name: h.Name(), h: traced{d, h}}), nil
 }
 
@@ -210,13 +213,15 @@ type sharedHandler struct {
 
 // Handle runs the handler once this node's replica holds the event, as on
 // one node (a handler may read the node's state and expect the event in
-// it).
+// it). A replica that does not hold it within a second hands the event
+// back (cluster.ErrNotReady): not a failure of the handler, so it uses up
+// none of its attempts.
 func (s sharedHandler) Handle(ctx context.Context, e *event.Event) error {
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
 	err := s.d.j.WaitDurable(wctx, e.Seq)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("this node's replica does not hold seq %d yet: %w", e.Seq, err)
+		return fmt.Errorf("%w: this node's replica does not hold seq %d yet: %w", cluster.ErrNotReady, e.Seq, err)
 	}
 	return s.h.Handle(ctx, e)
 }
