@@ -25,9 +25,11 @@ import (
 // in seq order. Its cursor is the consumer's ack floor, kept by JetStream
 // with the stream's replicas.
 //
-// Attempts are counted by JetStream (a message's delivery count), not by a
-// node: MaxDeliver is unlimited and the node that runs the last attempt
-// journals the dead letter, then acknowledges. A dead letter that cannot be
+// Attempts are counted by JetStream (a message's delivery count), less the
+// deliveries this node handed back as not ready (ErrNotReady), and a dead
+// letter is journaled only at a delivery where the handler itself failed:
+// MaxDeliver is unlimited and the node that runs the last attempt journals
+// the dead letter, then acknowledges. A dead letter that cannot be
 // journaled (no quorum) leaves the message unacknowledged, to be tried again
 // — it is never dropped, as a MaxDeliver limit would drop it.
 
@@ -110,6 +112,11 @@ type Consumer struct {
 	// cursor and lag as last read from the consumer's info.
 	cursor atomic.Uint64
 	lag    atomic.Uint64
+	// handedBack counts, by stream seq, the deliveries this node handed
+	// back as not ready (ErrNotReady): they are not attempts. Only the
+	// pulling goroutine uses it; entries below the event taken are dropped
+	// (one in flight, in order: those events are done).
+	handedBack map[uint64]int
 }
 
 // Consume starts this node's part of the shared subscription cfg.Name (not
@@ -119,7 +126,7 @@ type Consumer struct {
 // quorum yet still starts, and its part begins once the stream answers.
 func (n *Node) Consume(ctx context.Context, cfg ConsumerConfig, h ConsumerHandler) *Consumer {
 	cfg.fill()
-	c := &Consumer{n: n, cfg: cfg, durable: DurableName(cfg.Name), h: h, done: make(chan struct{})}
+	c := &Consumer{n: n, cfg: cfg, durable: DurableName(cfg.Name), h: h, done: make(chan struct{}), handedBack: map[uint64]int{}}
 	for _, t := range cfg.Types {
 		c.filter = append(c.filter, Subject(&event.Event{Type: t}))
 	}
@@ -280,7 +287,15 @@ func (c *Consumer) take(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
-	attempt := int(meta.NumDelivered)
+	seq := meta.Sequence.Stream
+	for s := range c.handedBack {
+		if s < seq {
+			delete(c.handedBack, s)
+		}
+	}
+	// The attempt: JetStream's delivery count less this node's hand-backs
+	// (docs/cluster.md "attempts" says what else it counts).
+	attempt := max(int(meta.NumDelivered)-c.handedBack[seq], 1)
 	err = c.attempt(ctx, msg, &e)
 	switch {
 	case err == nil:
@@ -290,6 +305,7 @@ func (c *Consumer) take(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Nak() // stopping: not a failure of the handler
 	case errors.Is(err, ErrNotReady):
 		c.log.Debug("handing an event back: this node cannot take it yet", "seq", e.Seq, "err", err)
+		c.handedBack[seq]++
 		_ = msg.NakWithDelay(notReadyDelay)
 	case attempt < c.cfg.Attempts:
 		c.retries.Add(1)

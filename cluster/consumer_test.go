@@ -182,4 +182,29 @@ func TestSharedSubscription(t *testing.T) {
 		assert.Equal(t, 7, h.calls[2])
 		assert.Equal(t, uint64(0), c.Stats(ctx).Retries, "hand-backs counted as retries")
 	})
+
+	t.Run("hand-backs are not attempts", func(t *testing.T) {
+		// Handed back 5 times (more than its attempts), then failing for
+		// good: the handler still runs its 3 attempts before the dead letter.
+		h := newRecorder()
+		handbacks, runs := 0, 0
+		h.fail = func(e *event.Event) error {
+			switch {
+			case e.Seq != 2:
+				return nil
+			case handbacks < 5:
+				handbacks++
+				return fmt.Errorf("%w: replica behind", cluster.ErrNotReady)
+			}
+			runs++
+			return errors.New("poison")
+		}
+		c := node.Consume(ctx, cluster.ConsumerConfig{Name: "handed-back", Attempts: 3, Backoff: time.Millisecond}, h)
+		defer c.Close()
+		waitSeen(t, h, []uint64{1, 3, 4})
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		assert.Equal(t, 3, runs, "the handler's own runs of the poison before its dead letter")
+		assert.Equal(t, [][2]uint64{{2, 3}}, h.dead, "one dead letter, at the handler's 3rd failure")
+	})
 }
