@@ -52,9 +52,13 @@ type ConsumerConfig struct {
 	// handler keeps it alive; a node that dies holding one delays the
 	// subscription by up to AckWait.
 	AckWait time.Duration
-	// StartSeq is where a consumer created now starts (0 or 1: the first
-	// event); an existing consumer keeps its ack floor.
-	StartSeq uint64
+	// Start is where a consumer created now starts (0 or 1: the first
+	// event; nil: the first event), asked each time this node creates it —
+	// at the first start, and again should the consumer have been deleted
+	// (the daemon's: after the cursor this node's journal holds for the
+	// subscription, which mirrors the ack floor). An existing consumer keeps
+	// its ack floor.
+	Start func() uint64
 	// Ready says whether this node may take events now (nil: always): the
 	// consumer pulls only while it is true. The daemon's is /readyz's
 	// condition (its replica within --max-lag of the stream), so a node
@@ -158,8 +162,9 @@ func DurableName(name string) string {
 	return fmt.Sprintf("sub_%s_%08x", b, h.Sum32())
 }
 
-// config is the consumer's configuration for this subscription.
-func (c *Consumer) config() jetstream.ConsumerConfig {
+// config is the consumer's configuration for this subscription, starting
+// at start when created.
+func (c *Consumer) config(start uint64) jetstream.ConsumerConfig {
 	cc := jetstream.ConsumerConfig{
 		Durable:       c.durable,
 		Description:   "ringriftd shared subscription " + c.cfg.Name + " (cluster.md)",
@@ -175,8 +180,8 @@ func (c *Consumer) config() jetstream.ConsumerConfig {
 	} else {
 		cc.FilterSubjects = c.filter
 	}
-	if c.cfg.StartSeq > 1 {
-		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, c.cfg.StartSeq
+	if start > 1 {
+		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, start
 	}
 	return cc
 }
@@ -192,7 +197,7 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		if slices.Equal(filterOf(have), c.filter) && have.AckWait == c.cfg.AckWait && have.MaxAckPending == 1 && have.MaxDeliver == -1 {
 			return cons, nil
 		}
-		want := c.config()
+		want := c.config(0)
 		// What an update may not change stays as it was created.
 		want.DeliverPolicy, want.OptStartSeq = have.DeliverPolicy, have.OptStartSeq
 		c.log.Warn("updating the shared subscription's consumer", "filter", c.filter, "was", filterOf(have))
@@ -203,7 +208,12 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	}
 	// Another node creating it at once with another start is refused as
 	// existing: the next round finds it.
-	return c.n.js.CreateConsumer(actx, c.n.cfg.Stream, c.config())
+	var start uint64
+	if c.cfg.Start != nil {
+		start = c.cfg.Start()
+	}
+	c.log.Info("creating the shared subscription's consumer", "start", max(start, 1))
+	return c.n.js.CreateConsumer(actx, c.n.cfg.Stream, c.config(start))
 }
 
 func filterOf(cc jetstream.ConsumerConfig) []string {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -121,9 +123,22 @@ func TestSharedSubscription(t *testing.T) {
 
 	t.Run("start", func(t *testing.T) {
 		h := newRecorder()
-		c := node.Consume(ctx, cluster.ConsumerConfig{Name: "late", StartSeq: 3}, h)
+		var start atomic.Uint64
+		start.Store(3)
+		c := node.Consume(ctx, cluster.ConsumerConfig{Name: "late", Start: start.Load}, h)
 		defer c.Close()
 		waitSeen(t, h, []uint64{3, 4})
+
+		// Deleted while running, it is created again from where Start
+		// says now, not from where this node started.
+		start.Store(2)
+		nc, err := nats.Connect(node.ClientURL())
+		require.NoError(t, err)
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		require.NoError(t, err)
+		require.NoError(t, js.DeleteConsumer(ctx, cluster.DefaultStream, cluster.DurableName("late")))
+		waitSeen(t, h, []uint64{3, 4, 2, 3, 4})
 	})
 
 	t.Run("attempts and the dead letter", func(t *testing.T) {

@@ -143,18 +143,25 @@ func (d *daemon) register(hs ...Handler) error {
 }
 
 // shareHandler starts this node's part of h's shared subscription. A
-// consumer created now starts after the cursor this node's journal holds
-// for h, if any (a deployment that ran it per node before), else at the
-// first event.
+// consumer created — now, or again after it was deleted — starts after the
+// cursor this node's journal holds for h then (a deployment that ran it per
+// node before, or the mirrored ack floor: mirrorCursors), else at the first
+// event.
 func (d *daemon) shareHandler(h Handler, types []string) (*cluster.Consumer, error) {
-	var start uint64
-	switch c, err := d.j.Cursor(h.Name()); {
-	case err == nil:
-		start = c + 1
-	case !errors.Is(err, journal.ErrNotFound):
+	if _, err := d.j.Cursor(h.Name()); err != nil && !errors.Is(err, journal.ErrNotFound) {
 		return nil, err
 	}
-	cfg := cluster.ConsumerConfig{Name: h.Name(), Types: types, StartSeq: start, AckWait: d.cfg.Cluster.AckWait,
+	start := func() uint64 {
+		c, err := d.j.Cursor(h.Name())
+		if err != nil {
+			if !errors.Is(err, journal.ErrNotFound) {
+				d.log.Warn("reading a shared subscription's stored cursor; its consumer starts at the first event", "subscription", h.Name(), "err", err)
+			}
+			return 0
+		}
+		return c + 1
+	}
+	cfg := cluster.ConsumerConfig{Name: h.Name(), Types: types, Start: start, AckWait: d.cfg.Cluster.AckWait,
 		// Only while /readyz would answer 200 (the replica within
 		// --max-lag): a node catching up takes no events.
 		Ready: func() bool { ok, _ := d.clusterReady(); return ok }}
