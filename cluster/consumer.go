@@ -306,7 +306,10 @@ func (c *Consumer) take(ctx context.Context, msg jetstream.Msg) {
 	// The attempt: JetStream's delivery count less this node's hand-backs
 	// (docs/cluster.md "attempts" says what else it counts).
 	attempt := max(int(meta.NumDelivered)-c.handedBack[seq], 1)
-	err = c.attempt(ctx, msg, &e)
+	// Alive until the event is acknowledged or handed back: through the
+	// handler, the dead letter (up to 30 s) and the ack.
+	defer c.keepAlive(msg)()
+	err = c.Call(ctx, &e)
 	switch {
 	case err == nil:
 		c.delivered.Add(1)
@@ -337,10 +340,11 @@ func (c *Consumer) take(ctx context.Context, msg jetstream.Msg) {
 	}
 }
 
-// attempt runs the handler once, telling JetStream the node is alive while
-// it runs (so a long handler does not lose the event to another node).
-func (c *Consumer) attempt(ctx context.Context, msg jetstream.Msg, e *event.Event) error {
-	stop := make(chan struct{})
+// keepAlive tells JetStream the node is working on msg every AckWait/3
+// until the returned stop is called (and waits for it), so that a long
+// handler or dead letter does not lose the event to another node.
+func (c *Consumer) keepAlive(msg jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
 	var alive sync.WaitGroup
 	alive.Add(1)
 	go func() {
@@ -349,16 +353,17 @@ func (c *Consumer) attempt(ctx context.Context, msg jetstream.Msg, e *event.Even
 		defer t.Stop()
 		for {
 			select {
-			case <-stop:
+			case <-done:
 				return
 			case <-t.C:
 				_ = msg.InProgress()
 			}
 		}
 	}()
-	defer alive.Wait()
-	defer close(stop)
-	return c.Call(ctx, e)
+	return func() {
+		close(done)
+		alive.Wait()
+	}
 }
 
 // ack acknowledges and waits for the server's confirmation: the ack floor

@@ -222,4 +222,42 @@ func TestSharedSubscription(t *testing.T) {
 		assert.Equal(t, 3, runs, "the handler's own runs of the poison before its dead letter")
 		assert.Equal(t, [][2]uint64{{2, 3}}, h.dead, "one dead letter, at the handler's 3rd failure")
 	})
+
+	t.Run("alive while the dead letter is written", func(t *testing.T) {
+		// Two consumers of one subscription (two nodes); writing the dead
+		// letter takes longer than AckWait: the event stays with the node
+		// writing it, handled and dead-lettered once.
+		h := newRecorder()
+		h.fail = func(e *event.Event) error {
+			if e.Seq == 2 {
+				return errors.New("poison")
+			}
+			return nil
+		}
+		slow := &slowDeadLetter{recordingHandler: h, delay: 3 * time.Second}
+		cfg := cluster.ConsumerConfig{Name: "slow-dead", Attempts: 1, Backoff: time.Millisecond, AckWait: time.Second}
+		c1 := node.Consume(ctx, cfg, slow)
+		defer c1.Close()
+		c2 := node.Consume(ctx, cfg, slow)
+		defer c2.Close()
+		waitSeen(t, h, []uint64{1, 3, 4})
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		assert.Equal(t, 1, h.calls[2], "runs of the poison")
+		assert.Equal(t, [][2]uint64{{2, 1}}, h.dead)
+	})
+}
+
+// slowDeadLetter takes delay to write its first dead letter.
+type slowDeadLetter struct {
+	*recordingHandler
+	delay time.Duration
+	slept atomic.Bool
+}
+
+func (s *slowDeadLetter) DeadLetter(ctx context.Context, e *event.Event, cause error, attempts int) error {
+	if s.slept.CompareAndSwap(false, true) {
+		time.Sleep(s.delay)
+	}
+	return s.recordingHandler.DeadLetter(ctx, e, cause, attempts)
 }
