@@ -65,6 +65,11 @@ type ConsumerConfig struct {
 	// catching up after an outage does not take events its replica does
 	// not hold.
 	Ready func() bool
+	// Held is the last seq this node's replica holds (nil: no bound): the
+	// cursor Through reports is never beyond it, so that a cursor the
+	// daemon stores in the node's journal never skips events the journal
+	// does not hold yet (a later start without cluster mode would).
+	Held func() uint64
 }
 
 // ErrNotReady, wrapped in a handler's error, says the node cannot run the
@@ -429,10 +434,14 @@ func (c *Consumer) Through(ctx context.Context) (seq uint64, ok bool) {
 	}
 	info := cons.CachedInfo()
 	c.noteInfo(info)
+	seq = info.AckFloor.Stream
 	if info.NumPending == 0 && info.NumAckPending == 0 {
-		return max(info.AckFloor.Stream, last), true
+		seq = max(seq, last)
 	}
-	return info.AckFloor.Stream, true
+	if c.cfg.Held != nil {
+		seq = min(seq, c.cfg.Held())
+	}
+	return seq, true
 }
 
 func (c *Consumer) noteInfo(info *jetstream.ConsumerInfo) {

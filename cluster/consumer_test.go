@@ -246,6 +246,18 @@ func TestSharedSubscription(t *testing.T) {
 		assert.Equal(t, 1, h.calls[2], "runs of the poison")
 		assert.Equal(t, [][2]uint64{{2, 1}}, h.dead)
 	})
+
+	t.Run("through never passes the replica", func(t *testing.T) {
+		// Every event handled (on other nodes, say) while this node's
+		// replica holds only seq 2: the cursor it reports, and stores, is 2.
+		h := newRecorder()
+		c := node.Consume(ctx, cluster.ConsumerConfig{Name: "behind", Held: func() uint64 { return 2 }}, h)
+		defer c.Close()
+		waitSeen(t, h, []uint64{1, 2, 3, 4})
+		through, ok := c.Through(ctx)
+		require.True(t, ok)
+		assert.Equal(t, uint64(2), through)
+	})
 }
 
 // slowDeadLetter takes delay to write its first dead letter.

@@ -164,7 +164,10 @@ func (d *daemon) shareHandler(h Handler, types []string) (*cluster.Consumer, err
 	cfg := cluster.ConsumerConfig{Name: h.Name(), Types: types, Start: start, AckWait: d.cfg.Cluster.AckWait,
 		// Only while /readyz would answer 200 (the replica within
 		// --max-lag): a node catching up takes no events.
-		Ready: func() bool { ok, _ := d.clusterReady(); return ok }}
+		Ready: func() bool { ok, _ := d.clusterReady(); return ok },
+		// The cursor mirrored into this node's journal never passes what
+		// the journal holds.
+		Held: d.j.Durable}
 	return d.cluster.node.Consume(d.cluster.ctx, cfg, sharedHandler{d: d, name: h.Name(), h: traced{d, h}}), nil
 }
 
