@@ -239,7 +239,7 @@ func (c *Consumer) run(ctx context.Context) {
 		cons, err := c.consumer(ctx)
 		if err == nil {
 			backoff = 100 * time.Millisecond
-			c.noteInfo(cons.CachedInfo())
+			c.noteInfo(cons.CachedInfo(), 0)
 			err = c.pull(ctx, cons)
 		}
 		if ctx.Err() != nil {
@@ -381,7 +381,7 @@ func (c *Consumer) ack(ctx context.Context, msg jetstream.Msg, e *event.Event) {
 		c.log.Warn("acknowledgement not confirmed; the event may be delivered again", "seq", e.Seq, "err", err)
 		return
 	}
-	c.cursor.Store(max(c.cursor.Load(), e.Seq))
+	c.cursor.Store(c.bound(max(c.cursor.Load(), e.Seq)))
 }
 
 // backoff is the delay before the attempt after attempt.
@@ -407,15 +407,17 @@ func (c *Consumer) Call(ctx context.Context, e *event.Event) (err error) {
 	return c.h.Handle(ctx, e)
 }
 
-// Stats are the subscription's figures: cursor (the consumer's ack floor)
-// and lag (its events not yet acknowledged: pending and in flight) as the
-// stream's leader for the consumer says, asked within ctx, or as last known;
-// the counts are this node's.
+// Stats are the subscription's figures: cursor (Through's: the ack floor,
+// or the stream's last seq when nothing of its types waits, never beyond
+// this node's replica) and lag (its events not yet acknowledged: pending
+// and in flight) as the stream's leader for the consumer says, asked within
+// ctx, or as last known; the counts are this node's.
 func (c *Consumer) Stats(ctx context.Context) journal.SubscriptionStats {
 	ictx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
+	last := c.n.LastSeq()
 	if cons, err := c.n.js.Consumer(ictx, c.n.cfg.Stream, c.durable); err == nil {
-		c.noteInfo(cons.CachedInfo())
+		c.noteInfo(cons.CachedInfo(), last)
 	}
 	return journal.SubscriptionStats{Name: c.cfg.Name, Cursor: c.cursor.Load(), Lag: c.lag.Load(),
 		Delivered: c.delivered.Load(), Retries: c.retries.Load(), Failed: c.failed.Load(), Panics: c.panics.Load()}
@@ -432,24 +434,31 @@ func (c *Consumer) Through(ctx context.Context) (seq uint64, ok bool) {
 	if err != nil {
 		return 0, false
 	}
-	info := cons.CachedInfo()
-	c.noteInfo(info)
-	seq = info.AckFloor.Stream
+	return c.noteInfo(cons.CachedInfo(), last), true
+}
+
+// noteInfo keeps the cursor (Through's) and lag of info, asked after the
+// stream's last seq was last, and returns the cursor.
+func (c *Consumer) noteInfo(info *jetstream.ConsumerInfo, last uint64) uint64 {
+	if info == nil {
+		return c.cursor.Load()
+	}
+	seq := info.AckFloor.Stream
 	if info.NumPending == 0 && info.NumAckPending == 0 {
 		seq = max(seq, last)
 	}
-	if c.cfg.Held != nil {
-		seq = min(seq, c.cfg.Held())
-	}
-	return seq, true
+	seq = c.bound(seq)
+	c.cursor.Store(seq)
+	c.lag.Store(info.NumPending + uint64(max(info.NumAckPending, 0)))
+	return seq
 }
 
-func (c *Consumer) noteInfo(info *jetstream.ConsumerInfo) {
-	if info == nil {
-		return
+// bound is seq, or the last seq this node's replica holds if less (Held).
+func (c *Consumer) bound(seq uint64) uint64 {
+	if c.cfg.Held != nil {
+		return min(seq, c.cfg.Held())
 	}
-	c.cursor.Store(info.AckFloor.Stream)
-	c.lag.Store(info.NumPending + uint64(max(info.NumAckPending, 0)))
+	return seq
 }
 
 // Close stops this node's part of the subscription and waits for it: an
