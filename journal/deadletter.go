@@ -16,21 +16,31 @@ import (
 // handler_failed {handler, event_seq, error, attempts}, e's id as its
 // causation_id. ok is false when e is itself a dead letter of that handler
 // (writing another would loop: the caller logs and counts it instead).
+// redelivered is how many of the handler's dead letters for e were
+// redelivered before (Journal.Redeliveries).
 //
-// Its id is derived from the handler's name and e's id (DerivedID): a
-// handler gives up on an event at most once in the journal, however many
-// times the dead letter is written (a node that journaled it and died
-// before it could move its cursor or acknowledge; two nodes of a cluster).
-// A second write is answered as a duplicate (or an id_conflict when its
-// error text differs), never journaled twice.
-func HandlerFailed(handler string, e *event.Event, cause error, attempts int) (dead event.Event, ok bool) {
+// Its id is derived from the handler's name, e's id and redelivered
+// (DerivedID): a handler gives up on an event at most once in the journal
+// between two redeliveries, however many times the dead letter is written
+// (a node that journaled it and died before it could move its cursor or
+// acknowledge; two nodes of a cluster). A second write is answered as a
+// duplicate (or an id_conflict when its error text differs), never
+// journaled twice. A failure after a redelivery (the subscription handed
+// the event to the handler again) is a new letter, open, not a duplicate of
+// the resolved one. Before any redelivery the id is what it always was;
+// dead letters journaled with random ids (older journals) count alike.
+func HandlerFailed(handler string, e *event.Event, cause error, attempts, redelivered int) (dead event.Event, ok bool) {
 	if e.Type == "handler_failed" && handlerOf(e) == handler {
 		return event.Event{}, false
 	}
 	payload, _ := json.Marshal(map[string]any{
 		"handler": handler, "event_seq": e.Seq, "error": cause.Error(), "attempts": attempts,
 	})
-	return event.Event{ID: DerivedID("handler_failed", handler, e.ID), Type: "handler_failed",
+	kind := "handler_failed"
+	if redelivered > 0 {
+		kind = fmt.Sprintf("handler_failed#%d", redelivered)
+	}
+	return event.Event{ID: DerivedID(kind, handler, e.ID), Type: "handler_failed",
 		Source: event.DecisionSourcePrefix + "subscriptions", Payload: payload,
 		CausationID: e.ID.String(), CorrelationID: e.CorrelationID}, true
 }
@@ -92,4 +102,30 @@ func (d *DeadLetters) RedeliverFunc(ctx context.Context, handler string, call fu
 	r.DeadLetter.RedeliveredBy = r.Seq
 	d.j.log.Info("dead letter redelivered", "subscription", handler, "dead_letter", seq, "seq", dl.EventSeq, "redelivered_seq", r.Seq)
 	return r, nil
+}
+
+// Redeliveries is how many handler_redelivered events of handler for the
+// event at eventSeq the journal holds (as far as it is durable): the
+// redelivered argument of HandlerFailed. It reads the dead-letter events
+// through the type index; dead letters are rare.
+func (j *Journal) Redeliveries(handler string, eventSeq uint64) (int, error) {
+	hwm := j.Durable()
+	n := 0
+	err := j.Scan(eventSeq+1, Filter{Types: []string{"handler_redelivered"}}, func(e *event.Event) error {
+		if e.Seq > hwm {
+			return ErrStop
+		}
+		var p struct {
+			Handler  string `json:"handler"`
+			EventSeq uint64 `json:"event_seq"`
+		}
+		if json.Unmarshal(e.Payload, &p) == nil && p.Handler == handler && p.EventSeq == eventSeq {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("journal: redeliveries of %s on seq %d: %w", handler, eventSeq, err)
+	}
+	return n, nil
 }

@@ -249,7 +249,12 @@ func (s *Subscription) deliver(ctx context.Context, e *event.Event) error {
 	}
 	s.failed.Add(1)
 	s.j.log.Warn("handler failed; writing a dead letter", "subscription", s.name, "seq", e.Seq, "err", last)
-	dead, ok := HandlerFailed(s.name, e, last, s.opts.Attempts)
+	redelivered, err := s.j.Redeliveries(s.name, e.Seq)
+	if err != nil {
+		s.j.log.Error("writing dead letter", "subscription", s.name, "seq", e.Seq, "err", err)
+		return err
+	}
+	dead, ok := HandlerFailed(s.name, e, last, s.opts.Attempts, redelivered)
 	if !ok {
 		// A dead letter about this handler that this handler cannot take:
 		// writing another would loop. It is logged and counted.

@@ -237,12 +237,22 @@ func (s sharedHandler) Handle(ctx context.Context, e *event.Event) error {
 }
 
 // DeadLetter journals handler_failed as one node does (journal.HandlerFailed),
-// through the cluster's append path. Its id is derived from the handler and
-// the event: written again (a node died before acknowledging), it is a
-// duplicate — or, with another error text, an id_conflict: journaled
-// either way.
+// through the cluster's append path. Its id is derived from the handler,
+// the event and the redeliveries of the handler's letters for it so far
+// (read once the replica caught up with the stream, so that one journaled
+// through another node counts): written again (a node died before
+// acknowledging), it is a duplicate — or, with another error text, an
+// id_conflict: journaled either way; a failure after a redelivery is a new
+// letter.
 func (s sharedHandler) DeadLetter(ctx context.Context, e *event.Event, cause error, attempts int) error {
-	dead, ok := journal.HandlerFailed(s.name, e, cause, attempts)
+	if err := s.d.clusterCaughtUp(ctx); err != nil {
+		return err
+	}
+	redelivered, err := s.d.j.Redeliveries(s.name, e.Seq)
+	if err != nil {
+		return err
+	}
+	dead, ok := journal.HandlerFailed(s.name, e, cause, attempts, redelivered)
 	if !ok {
 		return nil // its own dead letter: another would loop (logged, counted)
 	}
