@@ -57,6 +57,16 @@ func (h *recordingHandler) DeadLetter(_ context.Context, e *event.Event, _ error
 	return nil
 }
 
+// poisonAt fails every attempt at the event at seq.
+func poisonAt(seq uint64) func(e *event.Event) error {
+	return func(e *event.Event) error {
+		if e.Seq == seq {
+			return errors.New("poison")
+		}
+		return nil
+	}
+}
+
 func (h *recordingHandler) seen() []uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -144,12 +154,7 @@ func TestSharedSubscription(t *testing.T) {
 
 	t.Run("attempts and the dead letter", func(t *testing.T) {
 		h := newRecorder()
-		h.fail = func(e *event.Event) error {
-			if e.Seq == 2 {
-				return errors.New("poison")
-			}
-			return nil
-		}
+		h.fail = poisonAt(2)
 		h.deadFail = func(n int) error {
 			if n == 1 {
 				return errors.New("no quorum") // the first dead letter does not land
@@ -229,12 +234,7 @@ func TestSharedSubscription(t *testing.T) {
 		// letter takes longer than AckWait: the event stays with the node
 		// writing it, handled and dead-lettered once.
 		h := newRecorder()
-		h.fail = func(e *event.Event) error {
-			if e.Seq == 2 {
-				return errors.New("poison")
-			}
-			return nil
-		}
+		h.fail = poisonAt(2)
 		slow := &slowDeadLetter{recordingHandler: h, delay: 3 * time.Second}
 		cfg := cluster.ConsumerConfig{Name: "slow-dead", Attempts: 1, Backoff: time.Millisecond, AckWait: time.Second}
 		c1 := node.Consume(ctx, cfg, slow)

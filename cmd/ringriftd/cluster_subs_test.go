@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ringrift/ringriftd/cluster"
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/journal"
 )
@@ -343,4 +345,25 @@ func TestClusterHandlerNamedTwice(t *testing.T) {
 	err := serve(ctx, cfg, log, nil, h, h)
 	require.ErrorIs(t, err, journal.ErrSubscribed)
 	assert.Contains(t, err.Error(), "twice")
+}
+
+// TestSharedHandlerHandsBack: an event this node's replica does not hold
+// is handed back (cluster.ErrNotReady: not a failure of the handler, no
+// attempt used) without running the handler; one it holds runs it.
+func TestSharedHandlerHandsBack(t *testing.T) {
+	j, err := journal.Open("j", journal.Options{FS: vfs.NewMem()})
+	require.NoError(t, err)
+	defer j.Close()
+	res, err := j.Append(context.Background(), []event.Event{{Type: "sync_completed", Source: "test"}}, journal.AppendOptions{})
+	require.NoError(t, err)
+	runs := 0
+	s := sharedHandler{d: &daemon{j: j}, name: "h", h: journal.HandlerFunc(func(context.Context, *event.Event) error {
+		runs++
+		return nil
+	})}
+	err = s.Handle(context.Background(), &event.Event{Seq: res[0].Seq + 1})
+	require.ErrorIs(t, err, cluster.ErrNotReady)
+	assert.Zero(t, runs)
+	require.NoError(t, s.Handle(context.Background(), &event.Event{Seq: res[0].Seq}))
+	assert.Equal(t, 1, runs)
 }
