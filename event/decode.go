@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -26,12 +27,16 @@ type envelope struct {
 	unknown                                                      string
 }
 
-func (env *envelope) set(key string, val []byte) {
-	null := isNull(val)
-	if null && key != "payload" {
+// set records the value of the raw key k (escapes intact). Only an
+// unknown key is copied into a string: the switch compares in place.
+func (env *envelope) set(k, val []byte) {
+	if bytes.IndexByte(k, '\\') >= 0 {
+		k = []byte(keyString(k))
+	}
+	if isNull(val) && string(k) != "payload" {
 		val = nil
 	}
-	switch key {
+	switch string(k) {
 	case "id":
 		env.id = val
 	case "type":
@@ -59,7 +64,7 @@ func (env *envelope) set(key string, val []byte) {
 	case "seq", "recorded_at":
 	default:
 		if env.unknown == "" {
-			env.unknown = key
+			env.unknown = string(k)
 		}
 	}
 }
@@ -71,7 +76,7 @@ func Decode(raw []byte) (Event, *Error) { return DefaultValidator.Decode(raw) }
 // Decode decodes and validates one input event. The refusal is the first
 // problem in the order of events.md.
 func (v *Validator) Decode(raw []byte) (Event, *Error) {
-	if !json.Valid(raw) {
+	if !validJSON(raw) {
 		return Event{}, invalidJSON(raw)
 	}
 	return v.decodeValid(raw)
@@ -96,7 +101,7 @@ func (v *Validator) decodeValid(raw []byte) (Event, *Error) {
 	}
 	var env envelope
 	_ = eachField(raw, func(k, val []byte) error {
-		env.set(keyString(k), val)
+		env.set(k, val)
 		return nil
 	})
 	compat := env.eventType != nil && env.typ == nil
@@ -193,7 +198,7 @@ func decodeType(e *Event, env *envelope) *Error {
 		}
 		got, ok := Lookup(s)
 		if !ok {
-			return unknownType(f.name, s)
+			return unknownTypes.refusal(f.name, s)
 		}
 		if t != nil && got.Value != t.Value {
 			return Errorf(CodeConflictingField, "event_type", "type and event_type naming the same type, or only one of them",
@@ -206,6 +211,38 @@ func decodeType(e *Event, env *envelope) *Error {
 	}
 	e.Type = t.Value
 	return nil
+}
+
+// unknownTypes memoizes the refusals of unknown event types by the string
+// sent: the refusal's suggestion measures the edit distance to every type
+// of the catalog (the embedded one, which never changes), and a client
+// that sends an unknown type usually sends it again and again. At most
+// maxUnknownTypes strings are kept; past that the cache starts over.
+var unknownTypes = typeRefusals{byValue: map[string]Error{}}
+
+const maxUnknownTypes = 1024
+
+type typeRefusals struct {
+	mu      sync.Mutex
+	byValue map[string]Error // under mu; Field and Index are set per use
+}
+
+// refusal is unknownType(field, s), from the cache when it can.
+func (c *typeRefusals) refusal(field, s string) *Error {
+	c.mu.Lock()
+	e, ok := c.byValue[s]
+	c.mu.Unlock()
+	if !ok {
+		e = *unknownType(field, s)
+		c.mu.Lock()
+		if len(c.byValue) >= maxUnknownTypes {
+			clear(c.byValue)
+		}
+		c.byValue[s] = e
+		c.mu.Unlock()
+	}
+	e.Field, e.Index = field, 0
+	return &e
 }
 
 func (v *Validator) decodeTime(e *Event, env *envelope) *Error {
@@ -278,15 +315,12 @@ func (v *Validator) DecodeBody(body []byte) ([]Item, *Error) {
 	if len(body) == 0 {
 		return nil, wholeRequest(Errorf(CodeInvalidJSON, "", "one JSON object, a JSON array of objects, or NDJSON", "empty body"))
 	}
-	if json.Valid(body) {
+	if validJSON(body) {
 		if body[0] != '[' {
 			e, err := v.decodeValid(body)
 			return []Item{{Event: e, Err: err, Raw: body}}, nil
 		}
-		var raws []json.RawMessage
-		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, wholeRequest(invalidJSON(body))
-		}
+		raws := arrayElements(body)
 		if len(raws) > MaxBatch {
 			return nil, batchTooLarge(len(raws))
 		}
@@ -326,6 +360,26 @@ func (v *Validator) DecodeBody(body []byte) ([]Item, *Error) {
 		items = append(items, it)
 	}
 	return items, nil
+}
+
+// arrayElements returns the elements of the valid JSON array b, each
+// without the space around it (what json.RawMessage holds), as sub-slices
+// of b.
+func arrayElements(b []byte) [][]byte {
+	var out [][]byte
+	i := skipSpace(b, 1) // past '['
+	for i < len(b) && b[i] != ']' {
+		end, err := skipValue(b, i)
+		if err != nil { // b is valid: not reached
+			return out
+		}
+		out = append(out, b[i:end])
+		i = skipSpace(b, end)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	return out
 }
 
 func wholeRequest(e *Error) *Error {
