@@ -187,7 +187,7 @@ func (d *daemon) decodeAppend(w http.ResponseWriter, r *http.Request) (req appen
 		}
 		req.atomic = b
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, d.cfg.MaxBody))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, d.cfg.MaxBody), min(r.ContentLength, d.cfg.MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -213,6 +213,34 @@ func (d *daemon) decodeAppend(w http.ResponseWriter, r *http.Request) (req appen
 	}
 	req.items = items
 	return req, true
+}
+
+// maxBodyHint bounds the buffer readBody sizes from a Content-Length in
+// advance: a larger body grows it as it arrives.
+const maxBodyHint = 4 << 20
+
+// readBody is io.ReadAll with the buffer sized from the request's
+// Content-Length (size; -1 when unknown), so that a batch of 1,000 events
+// is not copied through a dozen doublings on its way in.
+func readBody(r io.Reader, size int64) ([]byte, error) {
+	if size < 0 {
+		size = 512
+	}
+	size = min(size, maxBodyHint)
+	b := make([]byte, 0, size+1) // +1: room to see EOF without growing
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // refuseInvalid sorts the items: the events to append (with the item index

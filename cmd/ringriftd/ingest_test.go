@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"fmt"
 	"net/http"
 	"strings"
@@ -81,4 +83,34 @@ func postAnswer(t *testing.T, url, contentType, body string) (int, event.AppendA
 	var a event.AppendAnswer
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&a), fmt.Sprintf("status %d", resp.StatusCode))
 	return resp.StatusCode, a
+}
+
+// TestBodySizes: the append reads bodies of every framing the same way —
+// chunked (no Content-Length), one larger than the buffer sized in
+// advance, and one over --max-body, refused as a whole.
+func TestBodySizes(t *testing.T) {
+	base, _ := testDaemon(t, func(c *Config) { c.MaxBody = 8 << 20 })
+	var body []byte
+	for i := 0; i < 3000; i++ { // ~300 KB
+		body = fmt.Appendf(body, `{"type":"new_games","config_key":"hex8_2p","payload":{"games":%d,"pad":"%0200d"}}`+"\n", i+1, i)
+	}
+	// Chunked: the client does not know the length of a plain io.Reader.
+	resp, err := http.Post(base+"/v1/events?atomic=false", "application/x-ndjson", io.MultiReader(bytes.NewReader(body)))
+	require.NoError(t, err)
+	var a event.AppendAnswer
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&a))
+	resp.Body.Close()
+	require.Len(t, a.Results, 3000)
+	assert.Equal(t, "appended", a.Results[2999].Status)
+
+	// Declared length, larger than the advance buffer bound.
+	big := bytes.Repeat(body, 16) // ~5 MB, 48,000 events: more than --max-batch
+	status, out := post(t, base+"/v1/events?atomic=false", "application/x-ndjson", string(big))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+	assert.Equal(t, "batch_too_large", out["error"].(map[string]any)["code"], "%v", out)
+
+	huge := bytes.Repeat(body, 30) // ~9 MB: over --max-body
+	status, out = post(t, base+"/v1/events", "application/x-ndjson", string(huge))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+	assert.Contains(t, out["error"].(map[string]any)["message"], "request body over 8388608 bytes")
 }
