@@ -2,9 +2,16 @@ package replay
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/journal"
 )
 
 var scanSeeds = []string{
@@ -36,4 +43,52 @@ func FuzzScanStrings(f *testing.F) {
 			t.Fatalf("oneLine(%q) = %q, want %q", s, got, want)
 		}
 	})
+}
+
+// refRejectionMessage is rejectionFinding's message written with fmt, as
+// it was before it was appended by hand.
+func refRejectionMessage(r *journal.Rejection, typ string) string {
+	if r.Code == "duplicate" {
+		return fmt.Sprintf("%s dropped as a duplicate of seq %d: %s", orUnknown(typ), r.DuplicateOf, oneLine(r.Message))
+	}
+	msg := fmt.Sprintf("%s refused (%s): %s", orUnknown(typ), r.Code, oneLine(r.Message))
+	if r.Code == event.CodeUnknownEventType && r.Hint != "" {
+		msg += "; " + r.Hint
+	}
+	if r.Batch > 0 {
+		events := "events"
+		if r.Batch == 1 {
+			events = "event"
+		}
+		msg += fmt.Sprintf(" (atomic batch of %d %s: none landed)", r.Batch, events)
+	}
+	where := fmt.Sprintf(" [rejected #%d", r.Seq)
+	if r.Remote == fileLine {
+		where = fmt.Sprintf(" [line %d", r.Seq)
+	}
+	if !r.Time.IsZero() {
+		where += " at " + r.Time.UTC().Format(time.RFC3339)
+	}
+	return msg + where + "]"
+}
+
+// TestRejectionFindingMessages: every branch of the message — duplicate,
+// unknown type with its hint, atomic batches of one and more, a file's
+// line, with and without a time, a message over several lines.
+func TestRejectionFindingMessages(t *testing.T) {
+	at := time.Date(2026, 11, 22, 10, 15, 3, 250e6, time.FixedZone("x", 3600))
+	for _, r := range []journal.Rejection{
+		{Code: "duplicate", DuplicateOf: 42, Message: "same id as seq 42", Seq: 7, Time: at},
+		{Code: event.CodeUnknownEventType, Message: `unknown event type "trainng_started"`, Hint: "did you mean training_started?", Seq: 1},
+		{Code: event.CodeInvalidField, Message: "payload must\n  be an object", Hint: "not shown", Batch: 1, Seq: 1 << 40, Time: at},
+		{Code: event.CodeFlowViolation, Message: "x", Batch: 3, Seq: 9},
+		{Code: event.CodeInvalidJSON, Message: "invalid JSON: unexpected end", Remote: fileLine, Seq: 4},
+		{Code: event.CodeInvalidJSON, Message: "", Remote: fileLine, Seq: 5, Time: at},
+	} {
+		for _, typ := range []string{"", "training_started"} {
+			f := rejectionFinding(&r, head{Type: typ, NodeID: "gpu-1"})
+			assert.Equal(t, refRejectionMessage(&r, typ), f.Message)
+			assert.Equal(t, "gpu-1", *f.Key)
+		}
+	}
 }
