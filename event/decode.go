@@ -76,10 +76,17 @@ func Decode(raw []byte) (Event, *Error) { return DefaultValidator.Decode(raw) }
 // Decode decodes and validates one input event. The refusal is the first
 // problem in the order of events.md.
 func (v *Validator) Decode(raw []byte) (Event, *Error) {
+	var e Event
+	err := v.decodeInto(raw, &e)
+	return e, err
+}
+
+// decodeInto is Decode into *e, which is zero.
+func (v *Validator) decodeInto(raw []byte, e *Event) *Error {
 	if !validJSON(raw) {
-		return Event{}, invalidJSON(raw)
+		return invalidJSON(raw)
 	}
-	return v.decodeValid(raw)
+	return v.decodeValid(raw, e)
 }
 
 func invalidJSON(raw []byte) *Error {
@@ -92,11 +99,13 @@ func invalidJSON(raw []byte) *Error {
 	return Errorf(CodeInvalidJSON, "", "one JSON object per event", "invalid JSON: %s", msg)
 }
 
-func (v *Validator) decodeValid(raw []byte) (Event, *Error) {
-	var e Event
+// decodeValid decodes the valid JSON raw into *e, which is zero: into its
+// place in a batch's items, so that the event is neither allocated nor
+// copied. On a refusal *e holds what was decoded before it.
+func (v *Validator) decodeValid(raw []byte, e *Event) *Error {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
-		return e, Errorf(CodeNotAnObject, "", `a JSON object such as {"type": "training_started", "config_key": "hex8_2p"}`,
+		return Errorf(CodeNotAnObject, "", `a JSON object such as {"type": "training_started", "config_key": "hex8_2p"}`,
 			"an event must be a JSON object, got %s", jsonKind(raw))
 	}
 	var env envelope
@@ -106,23 +115,23 @@ func (v *Validator) decodeValid(raw []byte) (Event, *Error) {
 	})
 	compat := env.eventType != nil && env.typ == nil
 	if env.unknown != "" && !compat {
-		return e, Errorf(CodeInvalidField, env.unknown, "one of "+strings.Join(envelopeKeys, ", "),
+		return Errorf(CodeInvalidField, env.unknown, "one of "+strings.Join(envelopeKeys, ", "),
 			"unknown envelope key %q", env.unknown)
 	}
-	if err := decodeType(&e, &env); err != nil {
-		return e, err
+	if err := decodeType(e, &env); err != nil {
+		return err
 	}
 	if env.id != nil {
 		s, ok := asString(env.id)
 		id, err := ulid.ParseStrict(strings.ToUpper(s))
 		if !ok || err != nil {
-			return e, Errorf(CodeInvalidID, "id", "a ULID: 26 Crockford base-32 characters, the first at most 7, e.g. 01JD3ZK6Q8V7W2M4X9N5T1R0AB",
+			return Errorf(CodeInvalidID, "id", "a ULID: 26 Crockford base-32 characters, the first at most 7, e.g. 01JD3ZK6Q8V7W2M4X9N5T1R0AB",
 				"invalid id %s", describe(env.id))
 		}
 		e.ID = id
 	}
-	if err := v.decodeTime(&e, &env); err != nil {
-		return e, err
+	if err := v.decodeTime(e, &env); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		name string
@@ -135,12 +144,12 @@ func (v *Validator) decodeValid(raw []byte) (Event, *Error) {
 		}
 		s, ok := asString(f.raw)
 		if !ok {
-			return e, Errorf(CodeInvalidField, f.name, "a string", "%s must be a string, got %s", f.name, describe(f.raw))
+			return Errorf(CodeInvalidField, f.name, "a string", "%s must be a string, got %s", f.name, describe(f.raw))
 		}
 		*f.dst = s
 	}
 	if strings.HasPrefix(e.Source, DecisionSourcePrefix) {
-		return e, reservedSource(e.Source)
+		return reservedSource(e.Source)
 	}
 	if env.dedup != nil {
 		switch string(env.dedup) {
@@ -148,12 +157,12 @@ func (v *Validator) decodeValid(raw []byte) (Event, *Error) {
 		case "false":
 			e.NoDedup = true
 		default:
-			return e, Errorf(CodeInvalidField, "dedup", "true or false", "dedup must be a boolean, got %s", describe(env.dedup))
+			return Errorf(CodeInvalidField, "dedup", "true or false", "dedup must be a boolean, got %s", describe(env.dedup))
 		}
 	}
 	if env.payloadSet {
 		if len(env.payload) == 0 || env.payload[0] != '{' {
-			return e, Errorf(CodeInvalidField, "payload", `a JSON object, e.g. {"model_path": "models/m.pth"}`,
+			return Errorf(CodeInvalidField, "payload", `a JSON object, e.g. {"model_path": "models/m.pth"}`,
 				"payload must be a JSON object, got %s", jsonKind(env.payload))
 		}
 		e.Payload = env.payload
@@ -161,26 +170,26 @@ func (v *Validator) decodeValid(raw []byte) (Event, *Error) {
 	if env.configKey != nil {
 		s, ok := asString(env.configKey)
 		if !ok {
-			return e, Errorf(CodeInvalidField, "config_key", "a string such as hex8_2p", "config_key must be a string, got %s", describe(env.configKey))
+			return Errorf(CodeInvalidField, "config_key", "a string such as hex8_2p", "config_key must be a string, got %s", describe(env.configKey))
 		}
 		if s == "" {
-			return e, Errorf(CodeInvalidConfigKey, "config_key", "a config key such as hex8_2p, or no config_key at all", "config_key is empty")
+			return Errorf(CodeInvalidConfigKey, "config_key", "a config key such as hex8_2p, or no config_key at all", "config_key is empty")
 		}
 		e.ConfigKey = s
 	}
 	if env.nodeID != nil {
 		s, ok := asString(env.nodeID)
 		if !ok {
-			return e, Errorf(CodeInvalidField, "node_id", "a string", "node_id must be a string, got %s", describe(env.nodeID))
+			return Errorf(CodeInvalidField, "node_id", "a string", "node_id must be a string, got %s", describe(env.nodeID))
 		}
 		e.NodeID = s
 	}
 	// Keep the payload exactly as sent (compacted), detached from the body.
-	if err := v.checkBody(&e, env.nodeID != nil && e.NodeID == "", true); err != nil {
-		return e, err
+	if err := v.checkBody(e, env.nodeID != nil && e.NodeID == "", true); err != nil {
+		return err
 	}
 	e.Payload = bytes.Clone(e.Payload)
-	return e, nil
+	return nil
 }
 
 func decodeType(e *Event, env *envelope) *Error {
@@ -317,8 +326,9 @@ func (v *Validator) DecodeBody(body []byte) ([]Item, *Error) {
 	}
 	if validJSON(body) {
 		if body[0] != '[' {
-			e, err := v.decodeValid(body)
-			return []Item{{Event: e, Err: err, Raw: body}}, nil
+			items := []Item{{Raw: body}}
+			items[0].Err = v.decodeValid(body, &items[0].Event)
+			return items, nil
 		}
 		raws := arrayElements(body)
 		if len(raws) > MaxBatch {
@@ -327,7 +337,7 @@ func (v *Validator) DecodeBody(body []byte) ([]Item, *Error) {
 		items := make([]Item, len(raws))
 		for i, r := range raws {
 			items[i].Raw = r
-			items[i].Event, items[i].Err = v.decodeValid(r)
+			items[i].Err = v.decodeValid(r, &items[i].Event)
 			if items[i].Err != nil {
 				items[i].Err.Index = i
 			}
@@ -337,7 +347,8 @@ func (v *Validator) DecodeBody(body []byte) ([]Item, *Error) {
 	if body[0] == '[' {
 		return nil, wholeRequest(invalidJSON(body))
 	}
-	var items []Item
+	// One item per line, sized in advance: an Item is a few hundred bytes.
+	items := make([]Item, 0, min(bytes.Count(body, []byte{'\n'})+1, MaxBatch))
 	for len(body) > 0 {
 		line := body
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
@@ -352,12 +363,11 @@ func (v *Validator) DecodeBody(body []byte) ([]Item, *Error) {
 		if len(items) == MaxBatch {
 			return nil, batchTooLarge(MaxBatch + 1 + bytes.Count(body, []byte{'\n'}))
 		}
-		it := Item{Raw: line}
-		it.Event, it.Err = v.Decode(line)
-		if it.Err != nil {
-			it.Err.Index = len(items)
+		items = append(items, Item{Raw: line})
+		it := &items[len(items)-1]
+		if it.Err = v.decodeInto(line, &it.Event); it.Err != nil {
+			it.Err.Index = len(items) - 1
 		}
-		items = append(items, it)
 	}
 	return items, nil
 }
