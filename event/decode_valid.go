@@ -70,17 +70,9 @@ func validObject(b []byte, i, depth int) (int, bool) {
 		if i, ok = validValue(b, skipSpace(b, i+1), depth); !ok {
 			return i, false
 		}
-		i = skipSpace(b, i)
-		if i >= len(b) {
-			return i, false
-		}
-		switch b[i] {
-		case '}':
-			return i + 1, true
-		case ',':
-			i = skipSpace(b, i+1)
-		default:
-			return i, false
+		var done bool
+		if i, done, ok = nextMember(b, i, '}'); !ok || done {
+			return i, ok
 		}
 	}
 }
@@ -92,23 +84,30 @@ func validArray(b []byte, i, depth int) (int, bool) {
 		return i + 1, true
 	}
 	for {
-		var ok bool
+		var ok, done bool
 		if i, ok = validValue(b, i, depth); !ok {
 			return i, false
 		}
-		i = skipSpace(b, i)
-		if i >= len(b) {
-			return i, false
-		}
-		switch b[i] {
-		case ']':
-			return i + 1, true
-		case ',':
-			i = skipSpace(b, i+1)
-		default:
-			return i, false
+		if i, done, ok = nextMember(b, i, ']'); !ok || done {
+			return i, ok
 		}
 	}
+}
+
+// nextMember reads what follows a member of an object or an array (close
+// is its closing bracket): done with the index past the bracket, or the
+// index of the next member after a comma.
+func nextMember(b []byte, i int, close byte) (next int, done, ok bool) {
+	i = skipSpace(b, i)
+	switch {
+	case i >= len(b):
+		return i, false, false
+	case b[i] == close:
+		return i + 1, true, true
+	case b[i] == ',':
+		return skipSpace(b, i+1), false, true
+	}
+	return i, false, false
 }
 
 // validString checks a string's characters after its opening quote:
