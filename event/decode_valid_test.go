@@ -226,3 +226,16 @@ func TestUnknownTypeRefusalCached(t *testing.T) {
 		}
 	}
 }
+
+// TestEscapedEnvelopeKeys: keys are matched after unescaping, and an
+// unknown one is named unescaped.
+func TestEscapedEnvelopeKeys(t *testing.T) {
+	e, err := event.Decode([]byte(`{"t\u0079pe": "new_games", "config_key": "hex8_2p", "payload": {"games": 5}}`))
+	require.Nil(t, err)
+	assert.Equal(t, "new_games", e.Type)
+	_, err = event.Decode([]byte(`{"type": "new_games", "config_key": "hex8_2p", "\u006frigin": 1}`))
+	require.NotNil(t, err)
+	assert.Equal(t, event.CodeInvalidField, err.Code)
+	assert.Equal(t, "origin", err.Field)
+	assert.Equal(t, `unknown envelope key "origin"`, err.Message)
+}
