@@ -134,6 +134,11 @@ type Journal struct {
 	synDone chan struct{} // closed when the syncer has exited
 
 	durable  atomic.Uint64 // the durable high-water mark
+	indexed  atomic.Uint64 // the index watermark (index.go)
+	// idxStop is closed by Close after the last sync: the indexer indexes
+	// what is left and closes idxDone. Both nil on a read-only journal.
+	idxStop, idxDone chan struct{}
+	indexPaused      atomic.Bool // tests: the indexer stands still (and Close leaves its lag)
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced at each publish
 
@@ -197,6 +202,8 @@ func Open(dir string, opts Options) (*Journal, error) {
 		seqDone: make(chan struct{}),
 		synDone: make(chan struct{}),
 		notify:  make(chan struct{}),
+		idxStop: make(chan struct{}),
+		idxDone: make(chan struct{}),
 		subs:    map[string]*Subscription{},
 		entropy: ulid.Monotonic(rand.Reader, 0),
 		fs:      opts.FS,
@@ -215,12 +222,15 @@ func Open(dir string, opts Options) (*Journal, error) {
 	}
 	go j.sequence()
 	go j.syncLoop()
+	go j.indexLoop()
 	j.log.Info("journal open", "dir", dir, "last_seq", j.next-1, "dedup_window", opts.DedupWindow)
 	return j, nil
 }
 
-// recover reads the format byte, the last seq and the rejected log's bounds.
+// recover reads the format byte, the last seq, the index watermark (a
+// format-1 journal is upgraded, index.go) and the rejected log's bounds.
 func (j *Journal) recover() error {
+	format := byte(FormatVersion)
 	v, closer, err := j.db.Get([]byte{prefixFormat})
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
@@ -230,10 +240,10 @@ func (j *Journal) recover() error {
 	case err != nil:
 		return fmt.Errorf("journal: read format: %w", err)
 	default:
-		ver := v[0]
+		format = v[0]
 		closer.Close()
-		if ver > FormatVersion {
-			return fmt.Errorf("%w: format %d, this build reads up to %d", ErrFormat, ver, FormatVersion)
+		if format > FormatVersion {
+			return fmt.Errorf("%w: format %d, this build reads up to %d", ErrFormat, format, FormatVersion)
 		}
 	}
 	last, err := j.lastKeySeq(prefixEvent)
@@ -242,6 +252,9 @@ func (j *Journal) recover() error {
 	}
 	j.next = last + 1
 	j.durable.Store(last)
+	if err := j.openIndex(format, last); err != nil {
+		return err
+	}
 	if j.legacyDedup, err = hasLegacyDedup(j.db); err != nil {
 		return err
 	}
@@ -342,6 +355,10 @@ func (j *Journal) Close() error {
 	}
 	<-j.seqDone
 	<-j.synDone
+	if j.idxStop != nil {
+		close(j.idxStop)
+		<-j.idxDone
+	}
 	j.publish(j.durable.Load()) // wake waiters so they see closed
 	if j.wedged.Load() {
 		errs = append(errs, fmt.Errorf("journal: close: Pebble is left open, wedged by a failed write: %w", j.Err()))
