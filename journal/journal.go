@@ -133,14 +133,14 @@ type Journal struct {
 	seqDone chan struct{} // closed when the sequencer has exited
 	synDone chan struct{} // closed when the syncer has exited
 
-	durable  atomic.Uint64 // the durable high-water mark
-	indexed  atomic.Uint64 // the index watermark (index.go)
+	durable atomic.Uint64 // the durable high-water mark
+	indexed atomic.Uint64 // the index watermark (index.go)
 	// idxStop is closed by Close after the last sync: the indexer indexes
 	// what is left and closes idxDone. Both nil on a read-only journal.
 	idxStop, idxDone chan struct{}
 	indexPaused      atomic.Bool // tests: the indexer stands still (and Close leaves its lag)
-	notifyMu sync.Mutex
-	notify   chan struct{} // closed and replaced at each publish
+	notifyMu         sync.Mutex
+	notify           chan struct{} // closed and replaced at each publish
 
 	failed atomic.Pointer[error]
 	closed atomic.Bool
