@@ -47,9 +47,11 @@
 // config and node are read without decoding the rest). It never waits for
 // the indexer: a lagging indexer makes such reads slower, never wrong.
 // Indexed returns the watermark, IndexLag the durable events not indexed
-// yet (the daemon's metrics show it), WaitIndexed waits for the indexer.
-// Should an index write fail, the journal fails (as for any write, below)
-// and the indexer stops; reads go on through the log. A journal opened
+// yet (the daemon exports it as ringriftd_journal_index_lag), WaitIndexed
+// waits for the indexer. The indexer keeps the disk reserve as appends do
+// ("Faults"): below it, it waits for space. Should an index write fail,
+// the journal fails (as for any write, below) and the indexer stops; reads
+// go on through the log. A journal opened
 // read-only (OpenSnapshot) runs no indexer: its reads use the stored
 // indexes up to the stored watermark and the log after it.
 //

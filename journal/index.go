@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 	"unsafe"
 
@@ -167,6 +168,18 @@ func (j *Journal) indexLoop() {
 				}
 			}
 			if err := j.indexStep(); err != nil {
+				if errors.Is(err, errIndexNoRoom) {
+					// below the disk reserve: wait for space (appends are
+					// refused meanwhile; reads scan the log after the watermark)
+					gather.Reset(indexRoomRetry)
+					select {
+					case <-gather.C:
+						continue
+					case <-j.idxStop:
+						gather.Stop()
+						return
+					}
+				}
 				if !errors.Is(err, errNotHanded) {
 					j.log.Error("indexer stopped: filtered reads scan the log after its watermark", "watermark", j.indexed.Load(), "err", err)
 				}
@@ -224,6 +237,10 @@ func (j *Journal) indexStep() error {
 		return fmt.Errorf("journal: indexer: %w: the log ends at seq %d, the durable mark is %d", ErrCorrupt, next-1, to)
 	}
 	_ = b.Set(indexedKey, binary.BigEndian.AppendUint64(nil, to), nil)
+	if !j.indexRoom(int64(b.Len())) {
+		b.Close()
+		return errIndexNoRoom
+	}
 	if err := j.handOver(b, false); err != nil {
 		if errors.Is(err, errNotHanded) {
 			b.Close()
@@ -233,6 +250,27 @@ func (j *Journal) indexStep() error {
 	b.Close()
 	j.indexed.Store(to)
 	return nil
+}
+
+// errIndexNoRoom: an index batch would leave less than the disk reserve.
+var errIndexNoRoom = errors.New("journal: indexer: below the disk reserve")
+
+// indexRoomRetry is how often a stalled indexer looks for free space again.
+const indexRoomRetry = 100 * time.Millisecond
+
+// indexRoom tells whether an index batch of n bytes leaves the disk
+// reserve free. The indexer writes behind the sequencer's guard
+// (faults.go), so it keeps the same reserve: below it, a memtable rotation
+// that its write starts could meet ENOSPC, which Pebble does not survive.
+func (j *Journal) indexRoom(n int64) bool {
+	if j.opts.DiskReserve < 0 || j.fs == nil {
+		return true
+	}
+	u, err := j.fs.GetDiskUsage(j.dir)
+	if err != nil {
+		return true // not measurable: the guard is off (faults.go)
+	}
+	return int64(min(u.AvailBytes, math.MaxInt64))-n >= j.opts.DiskReserve
 }
 
 // addIndexEntries puts the index entries of the record v of seq into b.

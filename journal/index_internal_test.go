@@ -153,9 +153,15 @@ func TestUpgradeV1Keys(t *testing.T) {
 		}
 		return n
 	}
-	j, err := Open("j", Options{FS: fs})
+	j, err := Open("j", Options{FS: fs, pauseIndexer: true})
 	require.NoError(t, err)
-	checkFilteredReads(t, j, "v1 being upgraded")
+	require.Equal(t, uint64(0), j.Indexed())
+	for _, p := range []byte{prefixType, prefixConfig, prefixNode, prefixIndex} {
+		require.Zero(t, count(j, p), "no index keys %q before the rebuild", p)
+	}
+	checkFilteredReads(t, j, "v1 upgraded, not indexed yet")
+	j.indexPaused.Store(false)
+	j.publish(j.Durable()) // wake the indexer
 	require.NoError(t, j.WaitIndexed(context.Background(), j.Durable()))
 	for _, p := range []byte{prefixType, prefixConfig, prefixNode} {
 		require.Zero(t, count(j, p), "format-1 index keys %q are removed", p)
@@ -189,4 +195,27 @@ func copyFS(from vfs.FS, dir string, to vfs.FS, toDir string) error {
 		}
 	}
 	return nil
+}
+
+// TestIndexKeepsDiskReserve: below the disk reserve the indexer writes
+// nothing (a memtable rotation its write started could meet ENOSPC, which
+// Pebble does not survive); it goes on once space is back.
+func TestIndexKeepsDiskReserve(t *testing.T) {
+	mem := vfs.NewMem()
+	mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: 1 << 30, TotalBytes: 2 << 30})
+	j, err := Open("j", Options{FS: mem, DiskReserve: 64 << 20})
+	require.NoError(t, err)
+	defer j.Close()
+	j.indexPaused.Store(true)
+	_, err = j.Append(context.Background(), indexEvents(50, 0), AppendOptions{})
+	require.NoError(t, err)
+
+	mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: 64<<20 + 1000, TotalBytes: 2 << 30})
+	require.ErrorIs(t, j.indexStep(), errIndexNoRoom)
+	require.Equal(t, uint64(0), j.Indexed())
+	checkFilteredReads(t, j, "indexer held by the reserve")
+
+	mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: 1 << 30, TotalBytes: 2 << 30})
+	require.NoError(t, j.indexStep())
+	require.Equal(t, uint64(50), j.Indexed())
 }
