@@ -29,6 +29,12 @@
 //
 // # Indexes, behind the log
 //
+// journal.md has the index keys written in the batch of their events;
+// since issue 15 ("the write path at the limit") they are not: what the
+// spec wants of them holds — a filtered read does not scan the whole log,
+// only the part the indexer has not reached — and the acknowledged path
+// writes two keys per event (record and id) where it wrote up to five.
+//
 // The indexes by type, config and node are derived data, built by the
 // indexer goroutine from the durable log: it reads the events after its
 // watermark (the last seq it indexed) up to the durable high-water mark
@@ -48,8 +54,9 @@
 // the indexer: a lagging indexer makes such reads slower, never wrong.
 // Indexed returns the watermark, IndexLag the durable events not indexed
 // yet (the daemon exports it as ringriftd_journal_index_lag), WaitIndexed
-// waits for the indexer. The indexer keeps the disk reserve as appends do
-// ("Faults"): below it, it waits for space. Should an index write fail,
+// waits for the indexer. The indexer leaves the disk reserve ("Faults")
+// and a memtable's worth more to the appends (with the guard off, the
+// memtable's worth): short of it, it waits for space. Should an index write fail,
 // the journal fails (as for any write, below) and the indexer stops; reads
 // go on through the log. A journal opened
 // read-only (OpenSnapshot) runs no indexer: its reads use the stored

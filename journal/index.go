@@ -252,25 +252,30 @@ func (j *Journal) indexStep() error {
 	return nil
 }
 
-// errIndexNoRoom: an index batch would leave less than the disk reserve.
-var errIndexNoRoom = errors.New("journal: indexer: below the disk reserve")
+// errIndexNoRoom: an index batch would eat into what indexRoom keeps.
+var errIndexNoRoom = errors.New("journal: indexer: too little free space")
 
 // indexRoomRetry is how often a stalled indexer looks for free space again.
 const indexRoomRetry = 100 * time.Millisecond
 
-// indexRoom tells whether an index batch of n bytes leaves the disk
-// reserve free. The indexer writes behind the sequencer's guard
-// (faults.go), so it keeps the same reserve: below it, a memtable rotation
-// that its write starts could meet ENOSPC, which Pebble does not survive.
+// indexRoom tells whether an index batch of n bytes leaves free a
+// memtable's worth beyond the disk reserve (faults.go). The indexer writes
+// behind the sequencer's guard, and a memtable rotation its write starts
+// must not meet ENOSPC, which Pebble does not survive; its data can wait
+// (reads are exact without it), the log's cannot, so it leaves the reserve
+// and the next memtable to the appends. With the guard off (DiskReserve
+// -1) it still keeps the memtable's worth; where free space cannot be
+// measured it writes.
 func (j *Journal) indexRoom(n int64) bool {
-	if j.opts.DiskReserve < 0 || j.fs == nil {
+	if j.fs == nil {
 		return true
 	}
 	u, err := j.fs.GetDiskUsage(j.dir)
 	if err != nil {
 		return true // not measurable: the guard is off (faults.go)
 	}
-	return int64(min(u.AvailBytes, math.MaxInt64))-n >= j.opts.DiskReserve
+	keep := int64(j.opts.MemTableSize) + max(j.opts.DiskReserve, 0)
+	return int64(min(u.AvailBytes, math.MaxInt64))-n >= keep
 }
 
 // addIndexEntries puts the index entries of the record v of seq into b.

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -60,7 +61,10 @@ func checkFilteredReads(t *testing.T, j *Journal, what string) {
 			var gotSeqs []uint64
 			for i := range got {
 				gotSeqs = append(gotSeqs, got[i].Seq)
-				require.Equal(t, all[got[i].Seq-1].ID, got[i].ID)
+				w := &all[got[i].Seq-1]
+				require.Equal(t, w.ID, got[i].ID)
+				require.Equal(t, [3]string{w.ConfigKey, w.NodeID, string(w.Payload)},
+					[3]string{got[i].ConfigKey, got[i].NodeID, string(got[i].Payload)}, "seq %d", w.Seq)
 			}
 			require.Equal(t, want, gotSeqs, "%s: %+v from %d (index at %d of %d)", what, f, from, j.Indexed(), j.Durable())
 		}
@@ -75,9 +79,16 @@ func TestIndexBehindLog(t *testing.T) {
 	j, err := Open("j", Options{FS: fs})
 	require.NoError(t, err)
 	j.indexPaused.Store(true)
-	_, err = j.Append(context.Background(), indexEvents(300, 0), AppendOptions{})
+	sent := indexEvents(300, 0)
+	_, err = j.Append(context.Background(), sent, AppendOptions{})
 	require.NoError(t, err)
 	require.Equal(t, uint64(0), j.Indexed())
+	kept, err := j.Read(1, Filter{}, 0)
+	require.NoError(t, err)
+	for i := range sent {
+		require.Equal(t, [4]string{sent[i].Type, sent[i].ConfigKey, sent[i].NodeID, string(sent[i].Payload)},
+			[4]string{kept[i].Type, kept[i].ConfigKey, kept[i].NodeID, string(kept[i].Payload)}, "seq %d", i+1)
+	}
 	require.Equal(t, uint64(300), j.IndexLag())
 	checkFilteredReads(t, j, "nothing indexed")
 
@@ -197,9 +208,9 @@ func copyFS(from vfs.FS, dir string, to vfs.FS, toDir string) error {
 	return nil
 }
 
-// TestIndexKeepsDiskReserve: below the disk reserve the indexer writes
-// nothing (a memtable rotation its write started could meet ENOSPC, which
-// Pebble does not survive); it goes on once space is back.
+// TestIndexKeepsDiskReserve: short of the disk reserve and a memtable the
+// indexer writes nothing (a memtable rotation its write started could meet
+// ENOSPC, which Pebble does not survive); it goes on once space is back.
 func TestIndexKeepsDiskReserve(t *testing.T) {
 	mem := vfs.NewMem()
 	mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: 1 << 30, TotalBytes: 2 << 30})
@@ -210,7 +221,8 @@ func TestIndexKeepsDiskReserve(t *testing.T) {
 	_, err = j.Append(context.Background(), indexEvents(50, 0), AppendOptions{})
 	require.NoError(t, err)
 
-	mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: 64<<20 + 1000, TotalBytes: 2 << 30})
+	// the reserve is free, but not the memtable an index write may fill
+	mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: 64<<20 + 8<<20, TotalBytes: 2 << 30})
 	require.ErrorIs(t, j.indexStep(), errIndexNoRoom)
 	require.Equal(t, uint64(0), j.Indexed())
 	checkFilteredReads(t, j, "indexer held by the reserve")
@@ -218,4 +230,33 @@ func TestIndexKeepsDiskReserve(t *testing.T) {
 	mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: 1 << 30, TotalBytes: 2 << 30})
 	require.NoError(t, j.indexStep())
 	require.Equal(t, uint64(50), j.Indexed())
+}
+
+// TestIndexWatermarkPastLog: a stored watermark past the log's end (which
+// a sane file system cannot leave) must not let stale entries name seqs
+// the log gives to new events: Open indexes the last epochs again.
+func TestIndexWatermarkPastLog(t *testing.T) {
+	fs := vfs.NewMem()
+	j, err := Open("j", Options{FS: fs})
+	require.NoError(t, err)
+	_, err = j.Append(context.Background(), indexEvents(10, 0), AppendOptions{})
+	require.NoError(t, err)
+	require.NoError(t, j.WaitIndexed(context.Background(), 10))
+	// seq 2 is a square8_3p event: its covering entry, copied to seq 12
+	v, closer, err := j.db.Get(appendIndexKey(nil, indexConfig, "square8_3p", 2))
+	require.NoError(t, err)
+	b := j.db.NewBatch()
+	_ = b.Set(appendIndexKey(nil, indexConfig, "square8_3p", 12), v, nil)
+	_ = b.Set(indexedKey, binary.BigEndian.AppendUint64(nil, 20), nil)
+	closer.Close()
+	require.NoError(t, b.Commit(nil))
+	require.NoError(t, j.Close())
+
+	j, err = Open("j", Options{FS: fs})
+	require.NoError(t, err)
+	defer j.Close()
+	_, err = j.Append(context.Background(), indexEvents(5, 10), AppendOptions{})
+	require.NoError(t, err)
+	require.NoError(t, j.WaitIndexed(context.Background(), 15))
+	checkFilteredReads(t, j, "after a watermark past the log")
 }
