@@ -43,15 +43,18 @@ func (j *Journal) IndexLag() uint64 {
 	return d - w
 }
 
-// WaitIndexed blocks until the index watermark reaches seq, the indexer
-// stops (the journal closed or failed: ErrClosed, or the journal's error)
-// or ctx ends.
+// WaitIndexed blocks until the index watermark reaches seq, the journal
+// fails (its error: no index is written any more), closes (ErrClosed) or
+// ctx ends.
 func (j *Journal) WaitIndexed(ctx context.Context, seq uint64) error {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
 	for j.indexed.Load() < seq {
 		if j.idxDone == nil {
 			return fmt.Errorf("journal: read-only: no indexer runs (index at seq %d)", j.indexed.Load())
+		}
+		if err := j.Err(); err != nil {
+			return err // a failed journal writes no index any more
 		}
 		select {
 		case <-j.idxDone:

@@ -105,15 +105,3 @@ func seqKey(prefix byte, seq uint64) []byte {
 func nameKey(prefix byte, name string) []byte {
 	return append([]byte{prefix}, name...)
 }
-
-// prefixEnd returns the first key after every key that starts with p.
-func prefixEnd(p []byte) []byte {
-	end := append([]byte(nil), p...)
-	for i := len(end) - 1; i >= 0; i-- {
-		end[i]++
-		if end[i] != 0 {
-			return end[:i+1]
-		}
-	}
-	return nil
-}
