@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -26,12 +27,16 @@ type envelope struct {
 	unknown                                                      string
 }
 
-func (env *envelope) set(key string, val []byte) {
-	null := isNull(val)
-	if null && key != "payload" {
+// set records the value of the raw key k (escapes intact). Only an
+// unknown key is copied into a string: the switch compares in place.
+func (env *envelope) set(k, val []byte) {
+	if bytes.IndexByte(k, '\\') >= 0 {
+		k = []byte(keyString(k))
+	}
+	if isNull(val) && string(k) != "payload" {
 		val = nil
 	}
-	switch key {
+	switch string(k) {
 	case "id":
 		env.id = val
 	case "type":
@@ -59,7 +64,7 @@ func (env *envelope) set(key string, val []byte) {
 	case "seq", "recorded_at":
 	default:
 		if env.unknown == "" {
-			env.unknown = key
+			env.unknown = string(k)
 		}
 	}
 }
@@ -71,10 +76,17 @@ func Decode(raw []byte) (Event, *Error) { return DefaultValidator.Decode(raw) }
 // Decode decodes and validates one input event. The refusal is the first
 // problem in the order of events.md.
 func (v *Validator) Decode(raw []byte) (Event, *Error) {
-	if !json.Valid(raw) {
-		return Event{}, invalidJSON(raw)
+	var e Event
+	err := v.decodeInto(raw, &e)
+	return e, err
+}
+
+// decodeInto is Decode into *e, which is zero.
+func (v *Validator) decodeInto(raw []byte, e *Event) *Error {
+	if !validJSON(raw) {
+		return invalidJSON(raw)
 	}
-	return v.decodeValid(raw)
+	return v.decodeValid(raw, e)
 }
 
 func invalidJSON(raw []byte) *Error {
@@ -87,37 +99,39 @@ func invalidJSON(raw []byte) *Error {
 	return Errorf(CodeInvalidJSON, "", "one JSON object per event", "invalid JSON: %s", msg)
 }
 
-func (v *Validator) decodeValid(raw []byte) (Event, *Error) {
-	var e Event
+// decodeValid decodes the valid JSON raw into *e, which is zero: into its
+// place in a batch's items, so that the event is neither allocated nor
+// copied. On a refusal *e holds what was decoded before it.
+func (v *Validator) decodeValid(raw []byte, e *Event) *Error {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
-		return e, Errorf(CodeNotAnObject, "", `a JSON object such as {"type": "training_started", "config_key": "hex8_2p"}`,
+		return Errorf(CodeNotAnObject, "", `a JSON object such as {"type": "training_started", "config_key": "hex8_2p"}`,
 			"an event must be a JSON object, got %s", jsonKind(raw))
 	}
 	var env envelope
 	_ = eachField(raw, func(k, val []byte) error {
-		env.set(keyString(k), val)
+		env.set(k, val)
 		return nil
 	})
 	compat := env.eventType != nil && env.typ == nil
 	if env.unknown != "" && !compat {
-		return e, Errorf(CodeInvalidField, env.unknown, "one of "+strings.Join(envelopeKeys, ", "),
+		return Errorf(CodeInvalidField, env.unknown, "one of "+strings.Join(envelopeKeys, ", "),
 			"unknown envelope key %q", env.unknown)
 	}
-	if err := decodeType(&e, &env); err != nil {
-		return e, err
+	if err := decodeType(e, &env); err != nil {
+		return err
 	}
 	if env.id != nil {
 		s, ok := asString(env.id)
 		id, err := ulid.ParseStrict(strings.ToUpper(s))
 		if !ok || err != nil {
-			return e, Errorf(CodeInvalidID, "id", "a ULID: 26 Crockford base-32 characters, the first at most 7, e.g. 01JD3ZK6Q8V7W2M4X9N5T1R0AB",
+			return Errorf(CodeInvalidID, "id", "a ULID: 26 Crockford base-32 characters, the first at most 7, e.g. 01JD3ZK6Q8V7W2M4X9N5T1R0AB",
 				"invalid id %s", describe(env.id))
 		}
 		e.ID = id
 	}
-	if err := v.decodeTime(&e, &env); err != nil {
-		return e, err
+	if err := v.decodeTime(e, &env); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		name string
@@ -130,12 +144,12 @@ func (v *Validator) decodeValid(raw []byte) (Event, *Error) {
 		}
 		s, ok := asString(f.raw)
 		if !ok {
-			return e, Errorf(CodeInvalidField, f.name, "a string", "%s must be a string, got %s", f.name, describe(f.raw))
+			return Errorf(CodeInvalidField, f.name, "a string", "%s must be a string, got %s", f.name, describe(f.raw))
 		}
 		*f.dst = s
 	}
 	if strings.HasPrefix(e.Source, DecisionSourcePrefix) {
-		return e, reservedSource(e.Source)
+		return reservedSource(e.Source)
 	}
 	if env.dedup != nil {
 		switch string(env.dedup) {
@@ -143,12 +157,12 @@ func (v *Validator) decodeValid(raw []byte) (Event, *Error) {
 		case "false":
 			e.NoDedup = true
 		default:
-			return e, Errorf(CodeInvalidField, "dedup", "true or false", "dedup must be a boolean, got %s", describe(env.dedup))
+			return Errorf(CodeInvalidField, "dedup", "true or false", "dedup must be a boolean, got %s", describe(env.dedup))
 		}
 	}
 	if env.payloadSet {
 		if len(env.payload) == 0 || env.payload[0] != '{' {
-			return e, Errorf(CodeInvalidField, "payload", `a JSON object, e.g. {"model_path": "models/m.pth"}`,
+			return Errorf(CodeInvalidField, "payload", `a JSON object, e.g. {"model_path": "models/m.pth"}`,
 				"payload must be a JSON object, got %s", jsonKind(env.payload))
 		}
 		e.Payload = env.payload
@@ -156,26 +170,26 @@ func (v *Validator) decodeValid(raw []byte) (Event, *Error) {
 	if env.configKey != nil {
 		s, ok := asString(env.configKey)
 		if !ok {
-			return e, Errorf(CodeInvalidField, "config_key", "a string such as hex8_2p", "config_key must be a string, got %s", describe(env.configKey))
+			return Errorf(CodeInvalidField, "config_key", "a string such as hex8_2p", "config_key must be a string, got %s", describe(env.configKey))
 		}
 		if s == "" {
-			return e, Errorf(CodeInvalidConfigKey, "config_key", "a config key such as hex8_2p, or no config_key at all", "config_key is empty")
+			return Errorf(CodeInvalidConfigKey, "config_key", "a config key such as hex8_2p, or no config_key at all", "config_key is empty")
 		}
 		e.ConfigKey = s
 	}
 	if env.nodeID != nil {
 		s, ok := asString(env.nodeID)
 		if !ok {
-			return e, Errorf(CodeInvalidField, "node_id", "a string", "node_id must be a string, got %s", describe(env.nodeID))
+			return Errorf(CodeInvalidField, "node_id", "a string", "node_id must be a string, got %s", describe(env.nodeID))
 		}
 		e.NodeID = s
 	}
 	// Keep the payload exactly as sent (compacted), detached from the body.
-	if err := v.checkBody(&e, env.nodeID != nil && e.NodeID == "", true); err != nil {
-		return e, err
+	if err := v.checkBody(e, env.nodeID != nil && e.NodeID == "", true); err != nil {
+		return err
 	}
 	e.Payload = bytes.Clone(e.Payload)
-	return e, nil
+	return nil
 }
 
 func decodeType(e *Event, env *envelope) *Error {
@@ -193,7 +207,7 @@ func decodeType(e *Event, env *envelope) *Error {
 		}
 		got, ok := Lookup(s)
 		if !ok {
-			return unknownType(f.name, s)
+			return unknownTypes.refusal(f.name, s)
 		}
 		if t != nil && got.Value != t.Value {
 			return Errorf(CodeConflictingField, "event_type", "type and event_type naming the same type, or only one of them",
@@ -206,6 +220,38 @@ func decodeType(e *Event, env *envelope) *Error {
 	}
 	e.Type = t.Value
 	return nil
+}
+
+// unknownTypes memoizes the refusals of unknown event types by the string
+// sent: the refusal's suggestion measures the edit distance to every type
+// of the catalog (the embedded one, which never changes), and a client
+// that sends an unknown type usually sends it again and again. At most
+// maxUnknownTypes strings are kept; past that the cache starts over.
+var unknownTypes = typeRefusals{byValue: map[string]Error{}}
+
+const maxUnknownTypes = 1024
+
+type typeRefusals struct {
+	mu      sync.Mutex
+	byValue map[string]Error // under mu; Field and Index are set per use
+}
+
+// refusal is unknownType(field, s), from the cache when it can.
+func (c *typeRefusals) refusal(field, s string) *Error {
+	c.mu.Lock()
+	e, ok := c.byValue[s]
+	c.mu.Unlock()
+	if !ok {
+		e = *unknownType(field, s)
+		c.mu.Lock()
+		if len(c.byValue) >= maxUnknownTypes {
+			clear(c.byValue)
+		}
+		c.byValue[s] = e
+		c.mu.Unlock()
+	}
+	e.Field, e.Index = field, 0
+	return &e
 }
 
 func (v *Validator) decodeTime(e *Event, env *envelope) *Error {
@@ -278,22 +324,20 @@ func (v *Validator) DecodeBody(body []byte) ([]Item, *Error) {
 	if len(body) == 0 {
 		return nil, wholeRequest(Errorf(CodeInvalidJSON, "", "one JSON object, a JSON array of objects, or NDJSON", "empty body"))
 	}
-	if json.Valid(body) {
+	if validJSON(body) {
 		if body[0] != '[' {
-			e, err := v.decodeValid(body)
-			return []Item{{Event: e, Err: err, Raw: body}}, nil
+			items := []Item{{Raw: body}}
+			items[0].Err = v.decodeValid(body, &items[0].Event)
+			return items, nil
 		}
-		var raws []json.RawMessage
-		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, wholeRequest(invalidJSON(body))
-		}
+		raws := arrayElements(body)
 		if len(raws) > MaxBatch {
 			return nil, batchTooLarge(len(raws))
 		}
 		items := make([]Item, len(raws))
 		for i, r := range raws {
 			items[i].Raw = r
-			items[i].Event, items[i].Err = v.decodeValid(r)
+			items[i].Err = v.decodeValid(r, &items[i].Event)
 			if items[i].Err != nil {
 				items[i].Err.Index = i
 			}
@@ -303,7 +347,8 @@ func (v *Validator) DecodeBody(body []byte) ([]Item, *Error) {
 	if body[0] == '[' {
 		return nil, wholeRequest(invalidJSON(body))
 	}
-	var items []Item
+	// One item per line, sized in advance: an Item is a few hundred bytes.
+	items := make([]Item, 0, min(bytes.Count(body, []byte{'\n'})+1, MaxBatch))
 	for len(body) > 0 {
 		line := body
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
@@ -318,14 +363,33 @@ func (v *Validator) DecodeBody(body []byte) ([]Item, *Error) {
 		if len(items) == MaxBatch {
 			return nil, batchTooLarge(MaxBatch + 1 + bytes.Count(body, []byte{'\n'}))
 		}
-		it := Item{Raw: line}
-		it.Event, it.Err = v.Decode(line)
-		if it.Err != nil {
-			it.Err.Index = len(items)
+		items = append(items, Item{Raw: line})
+		it := &items[len(items)-1]
+		if it.Err = v.decodeInto(line, &it.Event); it.Err != nil {
+			it.Err.Index = len(items) - 1
 		}
-		items = append(items, it)
 	}
 	return items, nil
+}
+
+// arrayElements returns the elements of the valid JSON array b, each
+// without the space around it (what json.RawMessage holds), as sub-slices
+// of b.
+func arrayElements(b []byte) [][]byte {
+	var out [][]byte
+	i := skipSpace(b, 1) // past '['
+	for i < len(b) && b[i] != ']' {
+		end, err := skipValue(b, i)
+		if err != nil { // b is valid: not reached
+			return out
+		}
+		out = append(out, b[i:end])
+		i = skipSpace(b, end)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	return out
 }
 
 func wholeRequest(e *Error) *Error {

@@ -21,10 +21,11 @@ import (
 // The journal is a file format: fixtures/compat/<version> holds a journal
 // written by the release that introduced the version, and every later release
 // must read it. Regenerate only when introducing a new format version, into a
-// new directory: go test ./journal -run TestCompat -write-compat
+// new directory (fixtures/compat/v<FormatVersion>):
+// go test ./journal -run TestCompat -write-compat
 var writeCompat = flag.Bool("write-compat", false, "write the compatibility journal of the current format")
 
-const compatDir = "../fixtures/compat/v1"
+func compatDir(version int) string { return fmt.Sprintf("../fixtures/compat/v%d", version) }
 
 var compatBase = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
@@ -53,16 +54,52 @@ func compatEvents() []event.Event {
 	return evs
 }
 
+// TestCompatV1: a format-1 journal opens, is upgraded to the current
+// format (its indexes rebuilt behind the log) and serves every event, by
+// seq, id, type, config and node, before the rebuild ends, after it and
+// after a reopen.
 func TestCompatV1(t *testing.T) {
 	if *writeCompat {
 		writeCompatJournal(t)
 	}
 	dir := t.TempDir()
-	copyDir(t, compatDir, dir) // never open the fixture in place: Pebble writes on open
+	copyDir(t, compatDir(1), dir) // never open the fixture in place: Pebble writes on open
+	testCompat(t, dir, 1)
+}
+
+// TestCompatV2: the journal of format 2, whose indexes are built behind
+// the log and partitioned by epoch.
+func TestCompatV2(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, compatDir(2), dir)
+	testCompat(t, dir, 2)
+}
+
+func testCompat(t *testing.T, dir string, version int) {
 	j, err := journal.Open(dir, journal.Options{})
 	require.NoError(t, err)
+	if version >= 2 {
+		assert.Equal(t, uint64(len(compatEvents())), j.Indexed(), "the fixture holds its indexes")
+	}
+	checkCompat(t, j, version) // while the indexer may be rebuilding
+	require.NoError(t, j.WaitIndexed(context.Background(), j.Durable()))
+	checkCompat(t, j, version)
+	require.NoError(t, j.Close())
+	j, err = journal.Open(dir, journal.Options{})
+	require.NoError(t, err)
 	defer j.Close()
+	assert.Equal(t, uint64(len(compatEvents())), j.Indexed(), "the index watermark is kept")
+	checkCompat(t, j, version)
 
+	want := compatEvents()[3]
+	res, err := j.AppendOne(context.Background(), &event.Event{ID: want.ID, Type: want.Type, ConfigKey: want.ConfigKey,
+		Payload: want.Payload})
+	require.NoError(t, err)
+	assert.Equal(t, journal.Duplicate, res.Status, "the id index is read")
+}
+
+func checkCompat(t *testing.T, j *journal.Journal, version int) {
+	t.Helper()
 	want := compatEvents()
 	require.Equal(t, uint64(len(want)), j.Durable())
 	got, err := j.Read(1, journal.Filter{}, 0)
@@ -81,29 +118,37 @@ func TestCompatV1(t *testing.T) {
 		assert.Equal(t, w.CorrelationID, g.CorrelationID)
 		assert.JSONEq(t, string(w.Payload), string(g.Payload))
 	}
-	byConfig, err := j.Read(1, journal.Filter{ConfigKey: "square8_3p"}, 0)
-	require.NoError(t, err)
-	assert.Len(t, byConfig, 8, "the config index of v1 is read")
-	byNode, err := j.Read(1, journal.Filter{NodeID: "gpu-3"}, 0)
-	require.NoError(t, err)
-	require.Len(t, byNode, 1)
-	assert.Equal(t, uint64(16), byNode[0].Seq)
+	for _, c := range []string{"hex8_2p", "square8_3p", "hexagonal_4p"} {
+		byConfig, err := j.Read(1, journal.Filter{ConfigKey: c}, 0)
+		require.NoError(t, err)
+		require.Len(t, byConfig, 8, "config %s", c)
+		for _, e := range byConfig {
+			assert.Equal(t, c, e.ConfigKey)
+			assert.Equal(t, want[e.Seq-1].ID, e.ID)
+		}
+	}
+	for n := 0; n < 6; n++ {
+		byNode, err := j.Read(1, journal.Filter{NodeID: fmt.Sprintf("gpu-%d", n)}, 0)
+		require.NoError(t, err)
+		require.Len(t, byNode, 1)
+		assert.Equal(t, uint64(5*n+1), byNode[0].Seq)
+	}
 	byType, err := j.Read(1, journal.Filter{Types: []string{"health_check_failed"}}, 0)
 	require.NoError(t, err)
 	assert.Len(t, byType, 6)
-	e, err := j.GetByID(want[7].ID)
+	byType, err = j.Read(1, journal.Filter{Types: []string{"new_games"}}, 0)
 	require.NoError(t, err)
-	assert.Equal(t, uint64(8), e.Seq)
+	assert.Len(t, byType, 24)
+	for i := range want {
+		e, err := j.GetByID(want[i].ID)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(i+1), e.Seq)
+	}
 
 	rej, err := j.Rejected(1, 0)
 	require.NoError(t, err)
 	require.Len(t, rej.Entries, 2)
 	assert.Equal(t, event.CodeUnknownEventType, rej.Entries[0].Code)
-
-	res, err := j.AppendOne(context.Background(), &event.Event{ID: want[3].ID, Type: want[3].Type, ConfigKey: want[3].ConfigKey,
-		Payload: want[3].Payload})
-	require.NoError(t, err)
-	assert.Equal(t, journal.Duplicate, res.Status, "the id index of v1 is read")
 
 	cp, err := j.LoadCheckpoint("compat")
 	require.NoError(t, err)
@@ -113,13 +158,20 @@ func TestCompatV1(t *testing.T) {
 	assert.Equal(t, uint64(12), cur)
 	cs, err := j.Cursors()
 	require.NoError(t, err)
-	assert.Equal(t, []journal.Cursor{{Name: "compat-subscriber", Cursor: 12}}, cs,
-		"a v1 cursor (8 bytes) reads with its types unknown")
+	if version == 1 {
+		assert.Equal(t, []journal.Cursor{{Name: "compat-subscriber", Cursor: 12}}, cs,
+			"a v1 cursor (8 bytes) reads with its types unknown")
+	} else {
+		require.Len(t, cs, 1)
+		assert.Equal(t, uint64(12), cs[0].Cursor)
+		assert.True(t, cs[0].TypesKnown)
+	}
 }
 
 func writeCompatJournal(t *testing.T) {
-	require.NoError(t, os.RemoveAll(compatDir))
-	j, err := journal.Open(compatDir, journal.Options{})
+	dir := compatDir(journal.FormatVersion)
+	require.NoError(t, os.RemoveAll(dir))
+	j, err := journal.Open(dir, journal.Options{})
 	require.NoError(t, err)
 	evs := compatEvents()
 	res, err := j.Append(context.Background(), evs, journal.AppendOptions{})

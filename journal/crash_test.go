@@ -112,6 +112,21 @@ func verifyAfterCrashOpts(t *testing.T, dir string, opts journal.Options, acked 
 		batches[p.Batch] = append(batches[p.Batch], p.I)
 		sizes[p.Batch] = p.Size
 	}
+	// The secondary indexes after the crash: exact at once (the index up to
+	// its watermark, then the log) and once the indexer caught up.
+	for _, caughtUp := range []bool{false, true} {
+		if caughtUp {
+			require.NoError(t, j.WaitIndexed(context.Background(), j.Durable()))
+		}
+		for _, f := range []journal.Filter{{ConfigKey: "hex8_2p"}, {Types: []string{"new_games"}}} {
+			got, err := j.Read(1, f, 0)
+			require.NoError(t, err)
+			require.Equal(t, len(all), len(got), "%+v (index at %d of %d)", f, j.Indexed(), j.Durable())
+			for i := range got {
+				require.Equal(t, all[i].ID, got[i].ID, "%+v: seq %d", f, got[i].Seq)
+			}
+		}
+	}
 	for seq, id := range acked {
 		require.LessOrEqual(t, seq, uint64(len(all)), "acknowledged seq %d is missing", seq)
 		require.Equal(t, id, all[seq-1].ID, "acknowledged seq %d holds another event", seq)

@@ -23,6 +23,45 @@
 // next is being built: that is the group commit that lets many concurrent
 // appenders share one fsync.
 //
+// An acknowledged append writes only what the guarantees need: each
+// event's record, its id key (idempotency) and, with a dedup window, its
+// content key. The secondary indexes are not on that path (below).
+//
+// # Indexes, behind the log
+//
+// journal.md has the index keys written in the batch of their events;
+// since issue 15 ("the write path at the limit") they are not: what the
+// spec wants of them holds — a filtered read does not scan the whole log,
+// only the part the indexer has not reached — and the acknowledged path
+// writes two keys per event (record and id) where it wrote up to five.
+//
+// The indexes by type, config and node are derived data, built by the
+// indexer goroutine from the durable log: it reads the events after its
+// watermark (the last seq it indexed) up to the durable high-water mark
+// and writes their index entries and the new watermark in one unsynced
+// batch of up to 4,096 events. A crash can take an index batch away but
+// never half of one, and never the events it names (they were synced
+// first); Open starts the indexer, which catches up from the stored
+// watermark. The watermark never passes the log's end; should a stored one
+// (a file system that kept a later write and lost an earlier synced one),
+// Open drops the index epochs from the log's last one on and indexes them
+// again.
+//
+// Reads by type, config or node stay exact at the durable high-water mark
+// whatever the indexer's lag: Scan reads the indexes up to the watermark
+// and then scans the log after it, filtering the records (their type,
+// config and node are read without decoding the rest). It never waits for
+// the indexer: a lagging indexer makes such reads slower, never wrong.
+// Indexed returns the watermark, IndexLag the durable events not indexed
+// yet (the daemon exports it as ringriftd_journal_index_lag), WaitIndexed
+// waits for the indexer. The indexer leaves the disk reserve ("Faults")
+// and a memtable's worth more to the appends (with the guard off, the
+// memtable's worth): short of it, it waits for space. Should an index write fail,
+// the journal fails (as for any write, below) and the indexer stops; reads
+// go on through the log. A journal opened
+// read-only (OpenSnapshot) runs no indexer: its reads use the stored
+// indexes up to the stored watermark and the log after it.
+//
 // # Faults
 //
 // An append is answered landed (its results), not landed (ErrNotLanded;
@@ -68,19 +107,16 @@
 // kill -9: acknowledged events are durable, nothing unacknowledged is half
 // there.
 //
-// # On-disk format (version 1)
+// # On-disk format (version 2)
 //
 // Keys are byte strings; every seq is 8 bytes big-endian, so keys sort in seq
 // order. Strings inside keys are prefixed by their length (uvarint), so that
 // one value's keys can never be read as another value's.
 //
-//	'F'                              format version: one byte, FormatVersion
+//	'F'                              format version: one byte, FormatVersion (2)
 //	'e' seq                          an event record (below)
 //	'i' id[16]                       the seq of the event with this ULID (8 bytes)
-//	't' len type seq                 type index, empty value
-//	'c' len config_key seq           config index: a copy of the event record, so
-//	                                 that one config's events are read by one scan
-//	'n' len node_id seq              node index, empty value
+//	'x' epoch[6] kind len value seq  a secondary-index entry (below)
 //	'd' sha256[32] time[8] seq[8]    content-dedup memory (only with a dedup window),
 //	                                 one key per event, empty value; time is the
 //	                                 event's time in unix ms, big-endian with the
@@ -93,8 +129,39 @@
 //
 //	'r' rseq                         a rejected-log entry (JSON, see Rejection)
 //	'M' "rejected_dropped"           how many rejected entries were dropped (8)
+//	'M' "index_seq"                  the index watermark (8): every event up to
+//	                                 it has its index entries
 //	's' name                         a subscription's cursor (below)
 //	'k' name                         a checkpoint: version (4) + seq (8) + data
+//
+// A secondary-index entry's epoch is seq>>16 (6 bytes, big-endian), kind
+// is one byte — 't' type, 'c' config_key, 'n' node_id — and value that
+// field's value (len uvarint + bytes). Every event has a 't' entry, a 'c'
+// entry when its config_key is set and an 'n' entry when its node_id is.
+// 't' and 'n' entries have an empty value; a 'c' entry's value is a copy
+// of the event record (a covering index: one config's events are read by
+// one scan, without a seek into the log per event).
+//
+// The epoch comes first so that index entries of newer events sort after
+// those of older ones, as the log's do: the tables Pebble flushes hold
+// index keys of the current epoch only and do not overlap the tables of
+// older epochs, so compactions do not rewrite older index data. A read of
+// one value seeks once per epoch of its seq range (an epoch is 65,536
+// events; an epoch without the value costs that one seek).
+//
+// # Format 1, and the upgrade
+//
+// Format 1 wrote the indexes with each event, without epochs: 't' len type
+// seq and 'n' len node seq (empty values) and 'c' len config seq (a copy of
+// the record). Open upgrades a format-1 journal in one synced batch that
+// deletes those three key ranges, stores the watermark 0 and sets the
+// format byte to 2; the indexer then builds the format-2 indexes from seq
+// 1. The batch lands whole or not at all, and either state is served
+// exactly (reads before the rebuild ends scan the log), so a crash at any
+// point of the upgrade loses nothing: the next Open upgrades again or
+// goes on rebuilding. OpenSnapshot does not write: it reads a format-1
+// journal as is, every filtered read scanning the log. A build of format 1
+// refuses a journal of format 2 (ErrFormat).
 //
 // The 'd' form came without a new format version: it adds keys and changes no
 // record, so an older build opening a newer journal reads every event and
@@ -123,9 +190,9 @@
 // A value of exactly 8 bytes is the first release's form: the cursor alone,
 // its types unknown (Cursor.TypesKnown false). Both forms are read; the
 // next save of a running subscription writes the new one. The format byte
-// 'F' stays 1, since every older journal still opens; going back is not
-// promised: the first release's daemon reads the new cursors (their first
-// 8 bytes), but its replay lost refuses them as corrupt.
+// stayed 1 for that change, since every older journal still opened; going
+// back is not promised: the first release's daemon reads the new cursors
+// (their first 8 bytes), but its replay lost refuses them as corrupt.
 //
 // Dead letters are not stored apart: a handler_failed event is open until a
 // later handler_redelivered names its id as causation_id (DeadLetters

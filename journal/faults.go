@@ -175,8 +175,8 @@ func (j *Journal) roomFor(g *group, r *request) error {
 }
 
 // requestBytes estimates what a request adds to the disk: each record
-// twice (log and config index) plus its index keys, and its rejected-log
-// entries.
+// twice (log and, written by the indexer behind it, the covering config
+// index) plus its index keys, and its rejected-log entries.
 func requestBytes(r *request) int64 {
 	var n int64
 	for i := range r.events {

@@ -9,9 +9,10 @@ const (
 	prefixFormat     = 'F'
 	prefixEvent      = 'e'
 	prefixID         = 'i'
-	prefixType       = 't'
-	prefixConfig     = 'c'
-	prefixNode       = 'n'
+	prefixType       = 't' // format 1 only: removed by the upgrade to 2
+	prefixConfig     = 'c' // format 1 only
+	prefixNode       = 'n' // format 1 only
+	prefixIndex      = 'x' // format 2: the secondary indexes, by epoch (index.go)
 	prefixDedup      = 'h' // the older dedup memory: read, no longer written
 	prefixDedupTime  = 'd'
 	prefixRejected   = 'r'
@@ -21,7 +22,54 @@ const (
 )
 
 // FormatVersion is the journal format this code writes and the newest it opens.
-const FormatVersion = 1
+// Format 1 (indexes written with each event) is upgraded to 2 at Open.
+const FormatVersion = 2
+
+// The kinds of secondary index, the byte after the epoch in an index key.
+const (
+	indexType   = 't'
+	indexConfig = 'c' // covering: the value is the event record
+	indexNode   = 'n'
+)
+
+// epochBits: an index key's epoch is seq>>epochBits, so that the index
+// entries of newer events sort after those of older ones (doc.go).
+const (
+	epochBits = 16
+	epochLen  = 6 // bytes of the epoch in a key: seq>>16 fits in 48 bits
+)
+
+// indexedKey is the meta key holding the index watermark: every event up to
+// that seq is in the secondary indexes.
+var indexedKey = append([]byte{prefixMeta}, "index_seq"...)
+
+func appendEpoch(dst []byte, epoch uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], epoch)
+	return append(dst, b[8-epochLen:]...)
+}
+
+// appendIndexKey appends the format-2 index key of (kind, value) for seq:
+// 'x' epoch[6] kind len value seq[8].
+func appendIndexKey(dst []byte, kind byte, value string, seq uint64) []byte {
+	return appendIndexKeyIn(dst, seq>>epochBits, kind, value, seq)
+}
+
+// appendIndexKeyIn is appendIndexKey in a given epoch: with seq one past
+// the epoch's last, it is an upper bound inside the epoch.
+func appendIndexKeyIn(dst []byte, epoch uint64, kind byte, value string, seq uint64) []byte {
+	dst = append(dst, prefixIndex)
+	dst = appendEpoch(dst, epoch)
+	dst = append(dst, kind)
+	dst = binary.AppendUvarint(dst, uint64(len(value)))
+	dst = append(dst, value...)
+	return binary.BigEndian.AppendUint64(dst, seq)
+}
+
+// epochKey is the first index key of an epoch.
+func epochKey(epoch uint64) []byte {
+	return appendEpoch([]byte{prefixIndex}, epoch)
+}
 
 func eventKey(seq uint64) []byte {
 	k := make([]byte, 9)
@@ -42,21 +90,6 @@ func idKey(id [16]byte) []byte {
 	return k
 }
 
-// indexPrefix is the key prefix of one value of a secondary index.
-func indexPrefix(prefix byte, value string) []byte {
-	k := make([]byte, 0, 3+len(value)+8)
-	k = append(k, prefix)
-	k = binary.AppendUvarint(k, uint64(len(value)))
-	return append(k, value...)
-}
-
-func appendIndexKey(dst []byte, prefix byte, value string, seq uint64) []byte {
-	dst = append(dst, prefix)
-	dst = binary.AppendUvarint(dst, uint64(len(value)))
-	dst = append(dst, value...)
-	return binary.BigEndian.AppendUint64(dst, seq)
-}
-
 // seqSuffix reads the big-endian seq at the end of an index or event key.
 func seqSuffix(k []byte) uint64 {
 	return binary.BigEndian.Uint64(k[len(k)-8:])
@@ -71,16 +104,4 @@ func seqKey(prefix byte, seq uint64) []byte {
 
 func nameKey(prefix byte, name string) []byte {
 	return append([]byte{prefix}, name...)
-}
-
-// prefixEnd returns the first key after every key that starts with p.
-func prefixEnd(p []byte) []byte {
-	end := append([]byte(nil), p...)
-	for i := len(end) - 1; i >= 0; i-- {
-		end[i]++
-		if end[i] != 0 {
-			return end[:i+1]
-		}
-	}
-	return nil
 }

@@ -92,9 +92,11 @@ func (j *Journal) GetByID(id ulid.ULID) (event.Event, error) {
 // *Event passed to fn is reused for the next event: copy the struct (its
 // strings and payload stay valid) to keep it.
 //
-// A ConfigKey filter scans that config's covering index; a NodeID filter or a
-// small type set reads through their indexes; otherwise the log itself is
-// scanned.
+// A ConfigKey filter reads that config's covering index; a NodeID filter or
+// a small type set reads through their indexes; otherwise the log itself is
+// scanned. The indexes hold the events up to the index watermark (Indexed);
+// the durable events after it are read from the log and filtered, so a
+// read is exact whatever the indexer's lag.
 func (j *Journal) Scan(from uint64, f Filter, fn func(*event.Event) error) error {
 	if from == 0 {
 		from = 1
@@ -104,35 +106,56 @@ func (j *Journal) Scan(from uint64, f Filter, fn func(*event.Event) error) error
 		return nil
 	}
 	types := f.typeSet()
-	var err error
-	switch {
-	case f.ConfigKey != "":
-		err = j.scanCovering(indexPrefix(prefixConfig, f.ConfigKey), from, hwm, func(e *event.Event) error {
-			if !f.matchRest(e, types) {
-				return nil
-			}
-			return fn(e)
-		})
-	case f.NodeID != "":
-		err = j.scanRefs([][]byte{indexPrefix(prefixNode, f.NodeID)}, from, hwm, f, types, fn)
-	case types != nil && len(types) <= 32:
-		prefixes := make([][]byte, 0, len(types))
-		for t := range types {
-			prefixes = append(prefixes, indexPrefix(prefixType, t))
+	match := func(e *event.Event) error {
+		if !f.matchRest(e, types) {
+			return nil
 		}
-		err = j.scanRefs(prefixes, from, hwm, f, types, fn)
-	default:
-		err = j.scanLog(from, hwm, func(e *event.Event) error {
-			if !f.matchRest(e, types) {
-				return nil
+		return fn(e)
+	}
+	var err error
+	if w := min(j.indexed.Load(), hwm); from <= w {
+		indexed := true
+		switch {
+		case f.ConfigKey != "":
+			err = j.scanCovering(f.ConfigKey, from, w, match)
+		case f.NodeID != "":
+			err = j.scanRefs(indexNode, []string{f.NodeID}, from, w, match)
+		case types != nil && len(types) <= 32:
+			values := make([]string, 0, len(types))
+			for t := range types {
+				values = append(values, t)
 			}
-			return fn(e)
-		})
+			err = j.scanRefs(indexType, values, from, w, match)
+		default:
+			indexed = false
+		}
+		if indexed {
+			from = w + 1
+		}
+	}
+	if err == nil && from <= hwm {
+		err = j.scanLog(from, hwm, f.quickSkip(types), match)
 	}
 	if errors.Is(err, ErrStop) {
 		return nil
 	}
 	return err
+}
+
+// quickSkip returns a test that tells from a record's type, config and
+// node, without decoding it, that it does not match; nil when f does not
+// filter on them.
+func (f *Filter) quickSkip(types map[string]bool) func(seq uint64, v []byte) bool {
+	if types == nil && f.ConfigKey == "" && f.NodeID == "" {
+		return nil
+	}
+	return func(seq uint64, v []byte) bool {
+		typ, cfg, node, err := recordIndexFields(seq, v)
+		if err != nil {
+			return false // decodeRecord reports it
+		}
+		return types != nil && !types[typ] || f.ConfigKey != "" && cfg != f.ConfigKey || f.NodeID != "" && node != f.NodeID
+	}
 }
 
 // Read returns up to limit (0 = no limit) matching events from seq from on.
@@ -148,7 +171,9 @@ func (j *Journal) Read(from uint64, f Filter, limit int) ([]event.Event, error) 
 	return out, err
 }
 
-func (j *Journal) scanLog(from, hwm uint64, fn func(*event.Event) error) error {
+// scanLog calls fn for the records of seqs [from, hwm]; skip, when set,
+// passes over a record before it is decoded.
+func (j *Journal) scanLog(from, hwm uint64, skip func(uint64, []byte) bool, fn func(*event.Event) error) error {
 	it, err := j.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(from), UpperBound: eventKey(hwm + 1)})
 	if err != nil {
 		return fmt.Errorf("journal: scan: %w", err)
@@ -161,7 +186,11 @@ func (j *Journal) scanLog(from, hwm uint64, fn func(*event.Event) error) error {
 		if err != nil {
 			return fmt.Errorf("journal: scan: %w", err)
 		}
-		if err := decodeRecord(binary.BigEndian.Uint64(k[1:]), v, e); err != nil {
+		seq := binary.BigEndian.Uint64(k[1:])
+		if skip != nil && skip(seq, v) {
+			continue
+		}
+		if err := decodeRecord(seq, v, e); err != nil {
 			return err
 		}
 		if err := fn(e); err != nil {
@@ -174,68 +203,63 @@ func (j *Journal) scanLog(from, hwm uint64, fn func(*event.Event) error) error {
 	return nil
 }
 
-// scanCovering reads an index whose values are event records.
-func (j *Journal) scanCovering(prefix []byte, from, hwm uint64, fn func(*event.Event) error) error {
-	lower := binary.BigEndian.AppendUint64(bytes.Clone(prefix), from)
-	upper := binary.BigEndian.AppendUint64(bytes.Clone(prefix), hwm+1)
-	if hwm == ^uint64(0) {
-		upper = prefixEnd(prefix)
-	}
-	it, err := j.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+// scanCovering reads the covering config index of cfg for [from, to]: its
+// values are the event records.
+func (j *Journal) scanCovering(cfg string, from, to uint64, fn func(*event.Event) error) error {
+	c, err := j.newIndexCursor(indexConfig, cfg, from, to)
 	if err != nil {
-		return fmt.Errorf("journal: scan index: %w", err)
+		return err
 	}
-	defer it.Close()
-	e := new(event.Event)
-	for ok := it.First(); ok; ok = it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return fmt.Errorf("journal: scan index: %w", err)
+	e := new(event.Event) // reused: fn must copy what it keeps (see Scan)
+	for c.next() {
+		v, err := c.it.ValueAndErr()
+		if err == nil {
+			err = decodeRecord(c.seq(), v, e)
 		}
-		if err := decodeRecord(seqSuffix(it.Key()), v, e); err != nil {
-			return err
+		if err != nil {
+			c.close()
+			return fmt.Errorf("journal: scan index: %w", err)
 		}
 		if err := fn(e); err != nil {
+			c.close()
 			return err
 		}
 	}
-	if err := it.Error(); err != nil {
-		return fmt.Errorf("journal: scan index: %w", err)
-	}
-	return nil
+	return c.close()
 }
 
-// scanRefs merges the seqs of several reference indexes in order and reads
-// each event from the log with a forward-seeking iterator.
-func (j *Journal) scanRefs(prefixes [][]byte, from, hwm uint64, f Filter, types map[string]bool, fn func(*event.Event) error) error {
-	its := make([]*pebble.Iterator, 0, len(prefixes))
+// scanRefs merges the seqs that several values of a reference index hold
+// in [from, to], in order, and reads each event from the log with a
+// forward-seeking iterator.
+func (j *Journal) scanRefs(kind byte, values []string, from, to uint64, fn func(*event.Event) error) (err error) {
+	curs := make([]*indexCursor, 0, len(values))
 	defer func() {
-		for _, it := range its {
-			it.Close()
+		for _, c := range curs {
+			if cerr := c.close(); err == nil {
+				err = cerr
+			}
 		}
 	}()
-	heads := make([]uint64, 0, len(prefixes)) // 0 = exhausted
-	for _, p := range prefixes {
-		it, err := j.db.NewIter(&pebble.IterOptions{
-			LowerBound: binary.BigEndian.AppendUint64(bytes.Clone(p), from),
-			UpperBound: binary.BigEndian.AppendUint64(bytes.Clone(p), hwm+1),
-		})
+	heads := make([]uint64, 0, len(values)) // 0 = exhausted
+	for _, v := range values {
+		c, err := j.newIndexCursor(kind, v, from, to)
 		if err != nil {
-			return fmt.Errorf("journal: scan index: %w", err)
+			return err
 		}
-		its = append(its, it)
+		curs = append(curs, c)
 		var h uint64
-		if it.First() {
-			h = seqSuffix(it.Key())
+		if c.next() {
+			h = c.seq()
 		}
 		heads = append(heads, h)
 	}
-	log, err := j.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(from), UpperBound: eventKey(hwm + 1)})
+	log, err := j.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(from), UpperBound: eventKey(to + 1)})
 	if err != nil {
 		return fmt.Errorf("journal: scan: %w", err)
 	}
 	defer log.Close()
 	key := make([]byte, 0, 9)
+	e := new(event.Event) // reused: fn must copy what it keeps (see Scan)
 	for {
 		best := -1
 		for i, h := range heads {
@@ -247,33 +271,27 @@ func (j *Journal) scanRefs(prefixes [][]byte, from, hwm uint64, f Filter, types 
 			break
 		}
 		seq := heads[best]
-		if its[best].Next() {
-			heads[best] = seqSuffix(its[best].Key())
+		if curs[best].next() {
+			heads[best] = curs[best].seq()
 		} else {
 			heads[best] = 0
 		}
 		key = appendEventKey(key[:0], seq)
 		if !log.SeekGE(key) || !bytes.Equal(log.Key(), key) {
+			if err := log.Error(); err != nil {
+				return fmt.Errorf("journal: scan: %w", err)
+			}
 			return fmt.Errorf("%w: index names seq %d, which is not in the log", ErrCorrupt, seq)
 		}
 		v, err := log.ValueAndErr()
 		if err != nil {
 			return fmt.Errorf("journal: scan: %w", err)
 		}
-		e := new(event.Event)
 		if err := decodeRecord(seq, v, e); err != nil {
 			return err
 		}
-		if !f.matchRest(e, types) {
-			continue
-		}
 		if err := fn(e); err != nil {
 			return err
-		}
-	}
-	for _, it := range its {
-		if err := it.Error(); err != nil {
-			return fmt.Errorf("journal: scan index: %w", err)
 		}
 	}
 	return nil

@@ -345,7 +345,9 @@ func (j *Journal) undo(g *group, p *pending, err error) {
 // (the append answers "duplicate"), but kept so that duplicates are visible.
 const codeDuplicate event.Code = "duplicate"
 
-// write puts one sequenced event and its index entries into the batch.
+// write puts one sequenced event into the batch: its record, its id key
+// and, with a dedup window, its content key. The secondary indexes are
+// built behind the log (index.go).
 func (j *Journal) write(g *group, e *event.Event) {
 	b := g.batch
 	g.buf = appendRecord(g.buf[:0], e)
@@ -358,16 +360,6 @@ func (j *Journal) write(g *group, e *event.Event) {
 	g.kbuf = append(g.kbuf, e.ID[:]...)
 	_ = b.Set(g.kbuf, seq[:], nil)
 
-	g.kbuf = appendIndexKey(g.kbuf[:0], prefixType, e.Type, e.Seq)
-	_ = b.Set(g.kbuf, nil, nil)
-	if e.ConfigKey != "" {
-		g.kbuf = appendIndexKey(g.kbuf[:0], prefixConfig, e.ConfigKey, e.Seq)
-		_ = b.Set(g.kbuf, g.buf, nil)
-	}
-	if e.NodeID != "" {
-		g.kbuf = appendIndexKey(g.kbuf[:0], prefixNode, e.NodeID, e.Seq)
-		_ = b.Set(g.kbuf, nil, nil)
-	}
 	if j.opts.DedupWindow > 0 && !e.NoDedup {
 		g.kbuf = appendDedupKey(g.kbuf[:0], event.ContentKey(e), e.Time.UnixMilli(), e.Seq)
 		_ = b.Set(g.kbuf, nil, nil)

@@ -153,6 +153,13 @@ func openReadOnly(dir string, opts Options, lock *pebble.Lock) (*Journal, error)
 	}
 	j.next = last + 1
 	j.durable.Store(last)
+	// A format-1 journal has no watermark (0): its reads scan the log.
+	w, err := loadIndexed(db)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	j.indexed.Store(min(w, last))
 	if err := j.rej.load(db); err != nil {
 		_ = db.Close()
 		return nil, err

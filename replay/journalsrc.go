@@ -3,6 +3,8 @@ package replay
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -18,6 +20,9 @@ type JournalSource struct {
 	dir string
 	// borrowed: the journal belongs to the caller (Live); Close leaves it open.
 	borrowed bool
+	// live returns the running subscriptions' cursors (Live), which
+	// override the stored ones of the same name.
+	live func() []journal.Cursor
 }
 
 var (
@@ -86,8 +91,29 @@ func (j *JournalSource) HasID(id ulid.ULID) bool {
 	return err == nil
 }
 
-// Cursors returns the stored subscription cursors.
-func (j *JournalSource) Cursors() ([]journal.Cursor, error) { return j.s.Cursors() }
+// Cursors returns the subscription cursors: the stored ones, and for a
+// live source the running subscriptions' cursors as they are now in place
+// of their stored ones (a subscription that has not stored its first
+// cursor yet is there too), sorted by name.
+func (j *JournalSource) Cursors() ([]journal.Cursor, error) {
+	stored, err := j.s.Cursors()
+	if err != nil || j.live == nil {
+		return stored, err
+	}
+	byName := map[string]journal.Cursor{}
+	for _, c := range stored {
+		byName[c.Name] = c
+	}
+	for _, c := range j.live() {
+		byName[c.Name] = c
+	}
+	out := make([]journal.Cursor, 0, len(byName))
+	for _, c := range byName {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b journal.Cursor) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
 
 // Consumers returns the types each subscription stored with its cursor
 // (journal/doc.go); ok is false when there is no cursor, or one written

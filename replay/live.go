@@ -7,7 +7,10 @@ import "github.com/ringrift/ringriftd/journal"
 // rejected log and the subscriptions' cursors as they are now, exactly as
 // OpenJournal would read the same directory, so the reports agree. Its
 // Close leaves the journal open: the caller owns it. dir names it in
-// messages.
-func Live(j *journal.Journal, dir string) *JournalSource {
-	return &JournalSource{s: &journal.Snapshot{Journal: j}, dir: dir, borrowed: true}
+// messages. cursors, when not nil, returns the running subscriptions'
+// cursors, which the report reads instead of what they last stored (a
+// subscription stores its cursor now and then, so the stored one can be
+// behind, or missing for one just started).
+func Live(j *journal.Journal, dir string, cursors func() []journal.Cursor) *JournalSource {
+	return &JournalSource{s: &journal.Snapshot{Journal: j}, dir: dir, borrowed: true, live: cursors}
 }

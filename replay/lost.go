@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
 
@@ -680,32 +682,40 @@ func concurrently(ctx context.Context, pass func(context.Context) error, rejecte
 	return <-done
 }
 
-// rejectionFinding turns a rejected-log entry into a finding.
+// rejectionFinding turns a rejected-log entry into a finding. Its message
+// is appended by hand, not by fmt: lost writes one per entry of the log,
+// which can hold a million.
 func rejectionFinding(r *journal.Rejection, h head) Finding {
 	typ, key := h.Type, h.key()
 	if r.Code == "duplicate" {
 		return Finding{Kind: KindDuplicate, Key: keyOf(key), Seqs: []uint64{r.DuplicateOf},
-			Message: fmt.Sprintf("%s dropped as a duplicate of seq %d: %s", orUnknown(typ), r.DuplicateOf, oneLine(r.Message))}
+			Message: orUnknown(typ) + " dropped as a duplicate of seq " + strconv.FormatUint(r.DuplicateOf, 10) + ": " + oneLine(r.Message)}
 	}
-	msg := fmt.Sprintf("%s refused (%s): %s", orUnknown(typ), r.Code, oneLine(r.Message))
+	msg := oneLine(r.Message)
+	b := make([]byte, 0, 96+len(typ)+len(r.Code)+len(msg)+len(r.Hint))
+	b = append(append(b, orUnknown(typ)...), " refused ("...)
+	b = append(append(append(b, r.Code...), "): "...), msg...)
 	if r.Code == event.CodeUnknownEventType && r.Hint != "" {
-		msg += "; " + r.Hint
+		b = append(append(b, "; "...), r.Hint...)
 	}
 	if r.Batch > 0 {
-		events := "events"
+		b = strconv.AppendInt(append(b, " (atomic batch of "...), int64(r.Batch), 10)
 		if r.Batch == 1 {
-			events = "event"
+			b = append(b, " event: none landed)"...)
+		} else {
+			b = append(b, " events: none landed)"...)
 		}
-		msg += fmt.Sprintf(" (atomic batch of %d %s: none landed)", r.Batch, events)
 	}
-	where := fmt.Sprintf(" [rejected #%d", r.Seq)
 	if r.Remote == fileLine {
-		where = fmt.Sprintf(" [line %d", r.Seq)
+		b = append(b, " [line "...)
+	} else {
+		b = append(b, " [rejected #"...)
 	}
+	b = strconv.AppendUint(b, r.Seq, 10)
 	if !r.Time.IsZero() {
-		where += " at " + r.Time.UTC().Format(time.RFC3339)
+		b = r.Time.UTC().AppendFormat(append(b, " at "...), time.RFC3339)
 	}
-	return Finding{Kind: KindRefused, Key: keyOf(key), Seqs: []uint64{}, Message: msg + where + "]"}
+	return Finding{Kind: KindRefused, Key: keyOf(key), Seqs: []uint64{}, Message: string(append(b, ']'))}
 }
 
 func orUnknown(s string) string {
@@ -715,4 +725,33 @@ func orUnknown(s string) string {
 	return s
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine folds the whitespace of s into single spaces and trims it
+// (strings.Fields, joined by spaces). A message already on one line — all
+// of them but a few, and replay lost reads a million — is returned as is.
+func oneLine(s string) string {
+	if isOneLine(s) {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// isOneLine reports whether oneLine would leave s unchanged: ASCII (other
+// runes may be spaces to strings.Fields) with no space but single ones
+// between words.
+func isOneLine(s string) bool {
+	if s == "" {
+		return true
+	}
+	if s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf, c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
+			return false
+		case c == ' ' && s[i+1] == ' ':
+			return false
+		}
+	}
+	return true
+}

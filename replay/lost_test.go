@@ -433,3 +433,43 @@ func TestLostRefusedHeads(t *testing.T) {
 		})
 	}
 }
+
+// TestLiveCursors: the daemon's report (Live) reads the running
+// subscriptions' cursors, so a subscription stuck before it ever stored
+// one is reported, and a live cursor replaces a stored one of its name.
+func TestLiveCursors(t *testing.T) {
+	tj := newJournal(t, 0)
+	tj.add("new_games", "hex8_2p", 0, `{"games":1}`)
+	tj.add("new_games", "hex8_2p", 10, `{"games":2}`)
+	require.NoError(t, tj.j.SaveCursor("old", 2, nil))
+	live := func() []journal.Cursor {
+		return []journal.Cursor{{Name: "fresh", Cursor: 0, TypesKnown: true}, {Name: "old", Cursor: 1, TypesKnown: true}}
+	}
+	stored, err := replay.Live(tj.j, tj.dir, nil).Cursors()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"old"}, cursorNames(stored), "without live cursors: the stored ones")
+	src := replay.Live(tj.j, tj.dir, live)
+	cs, err := src.Cursors()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"fresh", "old"}, cursorNames(cs))
+	assert.Equal(t, uint64(1), cs[1].Cursor, "the live cursor replaces the stored one")
+	r, err := replay.CollectLost(context.Background(), src, replay.LostOptions{Now: t0.Add(20 * time.Minute)})
+	require.NoError(t, err)
+	var msgs []string
+	for _, f := range r.Findings {
+		if f.Kind == replay.KindLaggingSubscription {
+			msgs = append(msgs, f.Message)
+		}
+	}
+	require.Len(t, msgs, 2, "%v", r.Findings)
+	assert.Contains(t, msgs[0], "subscription fresh is stuck on seq 1")
+	assert.Contains(t, msgs[1], "subscription old is stuck on seq 2")
+}
+
+func cursorNames(cs []journal.Cursor) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Name)
+	}
+	return out
+}

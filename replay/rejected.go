@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -34,6 +35,7 @@ func (j *JournalSource) Rejected(fn func(*journal.Rejection) error) error {
 // bytes are the raw event, and decoding it whole is most of the cost.
 func (j *JournalSource) rejectedHeads(fn func(r *journal.Rejection, h head) error) error {
 	var r journal.Rejection
+	var unescaped []byte // the raw event, reused from entry to entry
 	return j.s.EachRejected(1, func(rseq uint64, v []byte) error {
 		var raw []byte
 		if !decodeRejectionRaw(v, &r, &raw) {
@@ -45,7 +47,8 @@ func (j *JournalSource) rejectedHeads(fn func(r *journal.Rejection, h head) erro
 			return fn(&r, rawHead([]byte(r.Raw)))
 		}
 		r.Seq = rseq
-		return fn(&r, rawHead([]byte(str(raw))))
+		unescaped = appendStr(unescaped[:0], raw)
+		return fn(&r, rawHead(unescaped))
 	})
 }
 
@@ -298,19 +301,24 @@ func endString(b []byte, i int) (int, bool) {
 // str decodes a JSON string value (a quoted span), unescaping by hand: the
 // raw events of the log are JSON inside JSON, escaped throughout.
 func str(v []byte) string {
+	if len(v) >= 2 && v[0] == '"' && bytes.IndexByte(v[1:len(v)-1], '\\') < 0 {
+		return string(v[1 : len(v)-1])
+	}
+	return string(appendStr(make([]byte, 0, len(v)), v))
+}
+
+// appendStr appends what str decodes of v to dst.
+func appendStr(dst, v []byte) []byte {
 	if len(v) < 2 || v[0] != '"' {
-		return ""
+		return dst
 	}
 	inner := v[1 : len(v)-1]
-	k := 0
-	for k < len(inner) && inner[k] != '\\' {
-		k++
+	k := bytes.IndexByte(inner, '\\')
+	if k < 0 {
+		return append(dst, inner...)
 	}
-	if k == len(inner) {
-		return string(inner)
-	}
-	out := make([]byte, 0, len(inner))
-	out = append(out, inner[:k]...)
+	start := len(dst)
+	out := append(dst, inner[:k]...)
 	for i := k; i < len(inner); i++ {
 		c := inner[i]
 		if c != '\\' || i+1 >= len(inner) {
@@ -331,15 +339,15 @@ func str(v []byte) string {
 			out = append(out, '\f')
 		case 'u':
 			if i+4 >= len(inner) {
-				return string(inner)
+				return append(out[:start], inner...)
 			}
 			n, err := strconv.ParseUint(string(inner[i+1:i+5]), 16, 32)
 			if err != nil || n >= 0xd800 && n < 0xe000 {
 				var s string
 				if json.Unmarshal(v, &s) == nil {
-					return s
+					return append(out[:start], s...)
 				}
-				return string(inner)
+				return append(out[:start], inner...)
 			}
 			out = utf8.AppendRune(out, rune(n))
 			i += 4
@@ -347,5 +355,5 @@ func str(v []byte) string {
 			out = append(out, inner[i])
 		}
 	}
-	return string(out)
+	return out
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/ringrift/ringriftd/event"
 	"github.com/ringrift/ringriftd/flows"
 	"github.com/ringrift/ringriftd/fsm"
+	"github.com/ringrift/ringriftd/journal"
 	proj "github.com/ringrift/ringriftd/projections" // the name projections is a test helper
 	"github.com/ringrift/ringriftd/replay"
 )
@@ -77,7 +79,7 @@ func (a *dashAPI) lost(w http.ResponseWriter, r *http.Request) {
 	if a.notReady(w) {
 		return
 	}
-	src := replay.Live(a.d.j, a.d.cfg.DataDir)
+	src := replay.Live(a.d.j, a.d.cfg.DataDir, func() []journal.Cursor { return a.liveCursors(r.Context()) })
 	var o replay.LostOptions
 	switch v := r.URL.Query().Get("now"); v {
 	case "last":
@@ -217,4 +219,20 @@ func machineOr404(w http.ResponseWriter, r *http.Request) (fsm.Definition, strin
 		writeError(w, http.StatusNotFound, "not_found", "machine", fmt.Sprintf("no machine %q", m), "pipeline or recovery")
 	}
 	return def, diagram, ok
+}
+
+// liveCursors are the running handlers' cursors as they are now (in
+// cluster mode a shared subscription's is the cluster's): the lost report
+// reads these rather than the stored ones, which lag or, for a handler
+// just started, are not there yet.
+func (a *dashAPI) liveCursors(ctx context.Context) []journal.Cursor {
+	a.d.subsMu.Lock()
+	subs := slices.Clone(a.d.subs)
+	a.d.subsMu.Unlock()
+	out := make([]journal.Cursor, 0, len(subs))
+	for _, s := range subs {
+		types := slices.Sorted(slices.Values(s.types))
+		out = append(out, journal.Cursor{Name: s.name, Cursor: s.stats(ctx).Cursor, Types: types, TypesKnown: true})
+	}
+	return out
 }

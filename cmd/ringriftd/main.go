@@ -119,7 +119,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, listening func(add
 	if err != nil {
 		return errors.Join(err, ln.Close())
 	}
-	m.reg.MustRegister(newSubscriptionCollector(d.subscriptionStats), deadLetterCollector{d})
+	m.reg.MustRegister(newSubscriptionCollector(d.subscriptionStats), deadLetterCollector{d}, indexLagGauge(d.j))
 	m.reg.MustRegister(newFlowCollector(d)) // flowmetrics.go
 	srv := &http.Server{
 		Handler:           d.routes(),

@@ -89,6 +89,14 @@ func (m *metrics) committed(c journal.CommitStats) {
 	m.batchSize.Observe(float64(c.Events))
 }
 
+// indexLagGauge exports how many durable events the journal's secondary
+// indexes do not hold yet (they are built behind the log; reads stay exact).
+func indexLagGauge(j *journal.Journal) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringriftd_journal_index_lag",
+		Help: "Durable events not yet in the journal's type/config/node indexes (built behind the log)."},
+		func() float64 { return float64(j.IndexLag()) })
+}
+
 // subscriptions exports each subscription's cursor, lag and counts when
 // scraped.
 type subscriptionCollector struct {

@@ -24,6 +24,7 @@ func newGames(i int) event.Event {
 func (s *suite) journalAppend() error {
 	if s.want("journal.append_c64") {
 		var p99s []float64
+		var idx indexFigures
 		if _, err := s.median("journal.append_c64.events_per_sec", func() (float64, error) {
 			j, err := journal.Open(s.tempDir(), journal.Options{})
 			if err != nil {
@@ -45,14 +46,19 @@ func (s *suite) journalAppend() error {
 			}
 			sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 			p99s = append(p99s, float64(lat[len(lat)*99/100])/float64(time.Millisecond))
+			if err := idx.add(s, j, writers*each, d); err != nil {
+				return 0, err
+			}
 			return rate(writers*each, d), nil
 		}); err != nil {
 			return err
 		}
 		sort.Float64s(p99s)
 		s.report("journal.append_c64.p99_ms", p99s[len(p99s)/2])
+		idx.report(s, "journal.append_c64")
 	}
 	if s.want("journal.append_batch1000") {
+		var idx indexFigures
 		if _, err := s.median("journal.append_batch1000.events_per_sec", func() (float64, error) {
 			j, err := journal.Open(s.tempDir(), journal.Options{})
 			if err != nil {
@@ -70,12 +76,41 @@ func (s *suite) journalAppend() error {
 					return 0, err
 				}
 			}
-			return rate(batches*1000, time.Since(start)), nil
+			d := time.Since(start)
+			if err := idx.add(s, j, batches*1000, d); err != nil {
+				return 0, err
+			}
+			return rate(batches*1000, d), nil
 		}); err != nil {
 			return err
 		}
+		idx.report(s, "journal.append_batch1000")
 	}
 	return nil
+}
+
+// indexFigures are what an append figure leaves to the indexer (the
+// secondary indexes are built behind the log): the index lag when the
+// appends are done, and the rate counting the wait until every event is
+// indexed as well, so that no work is hidden after the timed part.
+type indexFigures struct{ lags, rates []float64 }
+
+// add records one run of n events appended in d, which just ended.
+func (f *indexFigures) add(s *suite, j *journal.Journal, n int, d time.Duration) error {
+	lag := j.IndexLag()
+	start := time.Now()
+	if err := j.WaitIndexed(s.ctx, j.Durable()); err != nil {
+		return err
+	}
+	f.lags = append(f.lags, float64(lag))
+	f.rates = append(f.rates, rate(n, d+time.Since(start)))
+	return nil
+}
+
+func (f *indexFigures) report(s *suite, name string) {
+	med := func(v []float64) float64 { sort.Float64s(v); return v[len(v)/2] }
+	s.report(name+".index_lag_at_end", med(f.lags))
+	s.report(name+".indexed_events_per_sec", med(f.rates))
 }
 
 // fillJournal appends n generated events in batches of 1,000.
