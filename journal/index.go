@@ -44,8 +44,8 @@ func (j *Journal) IndexLag() uint64 {
 }
 
 // WaitIndexed blocks until the index watermark reaches seq, the journal
-// fails (its error: no index is written any more), closes (ErrClosed) or
-// ctx ends.
+// fails (its error: no index is written any more), the indexer stops on a
+// corrupt record (its error), the journal closes (ErrClosed) or ctx ends.
 func (j *Journal) WaitIndexed(ctx context.Context, seq uint64) error {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
@@ -55,6 +55,9 @@ func (j *Journal) WaitIndexed(ctx context.Context, seq uint64) error {
 		}
 		if err := j.Err(); err != nil {
 			return err // a failed journal writes no index any more
+		}
+		if err := j.idxErr.Load(); err != nil {
+			return *err
 		}
 		select {
 		case <-j.idxDone:
@@ -144,12 +147,32 @@ func (j *Journal) upgradeV1() error {
 // indexLoop is the indexer goroutine: it indexes durable events in
 // batches, each holding its watermark, until idxStop (Close, after the
 // last sync), when it indexes what is left and exits. A failed index write
-// fails the journal (handOver); the indexer then stops and reads go on
-// scanning the log after the watermark.
+// fails the journal (handOver); a corrupt record stops the indexer (its
+// error is what WaitIndexed answers); a read error is retried with
+// backoff. Reads go on scanning the log after the watermark whatever
+// happens to the indexer.
+//
+// Catching up a large lag (after an upgrade, or a crash), it paces itself:
+// after each full batch it rests as long as the batch took, so that the
+// sequencer, which needs the same write lock, gets at least half of it
+// and appends are not starved while the indexes are rebuilt.
 func (j *Journal) indexLoop() {
 	defer close(j.idxDone)
 	gather := time.NewTimer(0)
 	<-gather.C
+	// wait waits d or until idxStop; it tells whether idxStop came.
+	wait := func(d time.Duration) bool {
+		gather.Reset(d)
+		select {
+		case <-gather.C:
+			return false
+		case <-j.idxStop:
+			gather.Stop()
+			return true
+		}
+	}
+	var stalled bool // waiting for free space
+	backoff := indexRoomRetry
 	for {
 		ch := j.Changed()
 		if j.indexPaused.Load() {
@@ -162,34 +185,48 @@ func (j *Journal) indexLoop() {
 		}
 		if lag := j.IndexLag(); lag > 0 {
 			if lag < indexBatchEvents {
-				// let a trickle of commits gather into one batch
-				gather.Reset(indexGather)
-				select {
-				case <-gather.C:
-				case <-j.idxStop:
-					gather.Stop()
-				}
+				wait(indexGather) // let a trickle of commits gather into one batch
 			}
-			if err := j.indexStep(); err != nil {
-				if errors.Is(err, errIndexNoRoom) {
-					// below the disk reserve: wait for space (appends are
-					// refused meanwhile; reads scan the log after the watermark)
-					gather.Reset(indexRoomRetry)
-					select {
-					case <-gather.C:
-						continue
-					case <-j.idxStop:
-						gather.Stop()
-						return
-					}
+			start := time.Now()
+			err := j.indexStep()
+			switch {
+			case err == nil:
+				if stalled {
+					stalled = false
+					j.log.Info("indexer resumed: free space is back", "watermark", j.indexed.Load())
 				}
-				if !errors.Is(err, errNotHanded) {
-					j.log.Error("indexer stopped: filtered reads scan the log after its watermark", "watermark", j.indexed.Load(), "err", err)
+				backoff = indexRoomRetry
+				if j.IndexLag() >= indexBatchEvents {
+					wait(min(time.Since(start), indexPaceMax)) // catching up: leave the sequencer its turn
 				}
-				<-j.idxStop
-				return
+				continue
+			case errors.Is(err, errIndexNoRoom):
+				// too little free space: wait for it (appends use the
+				// reserve; reads scan the log after the watermark)
+				if !stalled {
+					stalled = true
+					j.log.Warn("indexer waits for free space: filtered reads scan the log after its watermark meanwhile", "watermark", j.indexed.Load())
+				}
+				if wait(indexRoomRetry) {
+					return
+				}
+				continue
+			case errors.Is(err, errNotHanded):
+				// the journal failed: no index is written any more
+			case errors.Is(err, ErrCorrupt):
+				j.idxErr.Store(&err)
+				j.log.Error("indexer stopped: filtered reads scan the log after its watermark", "watermark", j.indexed.Load(), "err", err)
+			default:
+				// a read error: retried, the indexes are derived data
+				j.log.Warn("indexer: read failed, retrying", "watermark", j.indexed.Load(), "retry_in", backoff, "err", err)
+				if wait(backoff) {
+					return
+				}
+				backoff = min(2*backoff, indexRetryMax)
+				continue
 			}
-			continue
+			<-j.idxStop
+			return
 		}
 		select {
 		case <-ch:
@@ -258,8 +295,15 @@ func (j *Journal) indexStep() error {
 // errIndexNoRoom: an index batch would eat into what indexRoom keeps.
 var errIndexNoRoom = errors.New("journal: indexer: too little free space")
 
-// indexRoomRetry is how often a stalled indexer looks for free space again.
-const indexRoomRetry = 100 * time.Millisecond
+const (
+	// indexRoomRetry is how often a stalled indexer looks for free space
+	// again, and its first retry after a read error.
+	indexRoomRetry = 100 * time.Millisecond
+	// indexRetryMax bounds the backoff of its retries after read errors.
+	indexRetryMax = 5 * time.Second
+	// indexPaceMax bounds its rest between two catch-up batches.
+	indexPaceMax = 50 * time.Millisecond
+)
 
 // indexRoom tells whether an index batch of n bytes leaves free a
 // memtable's worth beyond the disk reserve (faults.go). The indexer writes

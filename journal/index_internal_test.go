@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ringrift/ringriftd/event"
@@ -259,4 +263,59 @@ func TestIndexWatermarkPastLog(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, j.WaitIndexed(context.Background(), 15))
 	checkFilteredReads(t, j, "after a watermark past the log")
+}
+
+// TestIndexerStopsOnCorruptRecord: a record the indexer cannot read stops
+// it, and WaitIndexed answers why (ErrCorrupt) instead of waiting for an
+// index that will not come; reads of the log go on.
+func TestIndexerStopsOnCorruptRecord(t *testing.T) {
+	j, err := Open("j", Options{FS: vfs.NewMem()})
+	require.NoError(t, err)
+	defer j.Close()
+	j.indexPaused.Store(true)
+	_, err = j.Append(context.Background(), indexEvents(20, 0), AppendOptions{})
+	require.NoError(t, err)
+	require.NoError(t, j.db.Set(eventKey(7), []byte{recordVersion + 9}, nil)) // seq 7: a record this build cannot read
+	j.indexPaused.Store(false)
+	j.publish(j.Durable()) // wake the indexer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = j.WaitIndexed(ctx, 20)
+	require.ErrorIs(t, err, ErrCorrupt, "WaitIndexed names why the index stopped")
+	require.Less(t, j.Indexed(), uint64(7), "nothing past the corrupt record is indexed")
+	e, err := j.Get(3)
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), e.Seq, "reads of the log go on")
+}
+
+// TestIndexerRetriesReadErrors: a read error (EIO from a table) does not
+// stop the indexer for good: it retries, and indexes everything once the
+// reads work again.
+func TestIndexerRetriesReadErrors(t *testing.T) {
+	var failReads atomic.Bool
+	var injected atomic.Int64
+	inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if failReads.Load() && strings.HasSuffix(op.Path, ".sst") &&
+			(op.Kind == errorfs.OpFileReadAt || op.Kind == errorfs.OpFileRead || op.Kind == errorfs.OpOpen) {
+			injected.Add(1)
+			return errorfs.ErrInjected
+		}
+		return nil
+	})
+	j, err := Open("j", Options{FS: errorfs.Wrap(vfs.NewMem(), inj), CacheSize: 1, pauseIndexer: true})
+	require.NoError(t, err)
+	defer j.Close()
+	_, err = j.Append(context.Background(), indexEvents(300, 0), AppendOptions{})
+	require.NoError(t, err)
+	require.NoError(t, j.db.Flush()) // the records now come from a table
+	failReads.Store(true)
+	j.indexPaused.Store(false)
+	j.publish(j.Durable()) // wake the indexer
+	require.Eventually(t, func() bool { return injected.Load() >= 2 }, 30*time.Second, time.Millisecond, "the indexer read the table")
+	require.Equal(t, uint64(0), j.Indexed())
+	failReads.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, j.WaitIndexed(ctx, 300), "indexed once reads work again")
+	checkFilteredReads(t, j, "indexed after read errors")
 }

@@ -144,7 +144,8 @@ type Journal struct {
 	// idxStop is closed by Close after the last sync: the indexer indexes
 	// what is left and closes idxDone. Both nil on a read-only journal.
 	idxStop, idxDone chan struct{}
-	indexPaused      atomic.Bool // tests: the indexer stands still (and Close leaves its lag)
+	indexPaused      atomic.Bool           // tests: the indexer stands still (and Close leaves its lag)
+	idxErr           atomic.Pointer[error] // why the indexer stopped (a corrupt record)
 	notifyMu         sync.Mutex
 	notify           chan struct{} // closed and replaced at each publish
 
