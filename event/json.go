@@ -79,6 +79,11 @@ const hexDigits = "0123456789abcdef"
 // U+FFFD, U+2028 and U+2029 are escaped).
 func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s, false) }
 
+// AppendMarshaledString appends s as a JSON string exactly as
+// encoding/json.Marshal writes it (<, > and & escaped as well), for
+// encoders that must write Marshal's bytes without its reflection.
+func AppendMarshaledString(b []byte, s string) []byte { return appendJSONString(b, s, true) }
+
 // appendJSONString is AppendJSONString; with asEncoder it writes exactly
 // what encoding/json.Marshal does: <, > and & escaped, \b and \f short.
 func appendJSONString(b []byte, s string, asEncoder bool) []byte {

@@ -167,6 +167,7 @@ type Journal struct {
 	// rejAdded are the entries the current group added to the rejected
 	// log (sequencer only; for Options.OnRejected).
 	rejAdded []Rejection
+	rejBuf   []byte // addRejection's encoding buffer (sequencer only)
 	// owned by the sequencer goroutine:
 	next    uint64 // the next seq to assign
 	entropy *ulid.MonotonicEntropy
