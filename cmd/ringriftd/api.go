@@ -404,12 +404,26 @@ func (d *daemon) unavailable(w http.ResponseWriter, err error) {
 	writeRequestRefusal(w, ref)
 }
 
+// filterParams are the query parameters of daemon.md's event filters.
+var filterParams = []string{"type", "category", "config", "node", "since", "until", "cross_process"}
+
 // filterFrom reads the event filters of daemon.md from the query (config
 // keys against the daemon's boards); it answers the error itself and
-// returns false on a bad value.
-func (d *daemon) filterFrom(w http.ResponseWriter, r *http.Request) (journal.Filter, bool) {
+// returns false on a bad value, or on a parameter that is neither a filter
+// nor one of the endpoint's own (also): a misspelt filter (config_key=…)
+// would otherwise be ignored and the answer hold every event.
+func (d *daemon) filterFrom(w http.ResponseWriter, r *http.Request, also ...string) (journal.Filter, bool) {
 	q := r.URL.Query()
 	var f journal.Filter
+	for name := range q {
+		if !slices.Contains(filterParams, name) && !slices.Contains(also, name) {
+			known := append(slices.Clone(filterParams), also...)
+			slices.Sort(known)
+			writeError(w, http.StatusBadRequest, string(event.CodeInvalidField), name,
+				fmt.Sprintf("unknown query parameter %s", name), "one of "+strings.Join(known, ", "))
+			return f, false
+		}
+	}
 	if v := q.Get("type"); v != "" {
 		for _, s := range strings.Split(v, ",") {
 			t, ok := event.Lookup(strings.TrimSpace(s))
@@ -516,7 +530,7 @@ func page(w http.ResponseWriter, r *http.Request) (after, limit uint64, ok bool)
 
 // readEvents is GET /v1/events.
 func (d *daemon) readEvents(w http.ResponseWriter, r *http.Request) {
-	f, ok := d.filterFrom(w, r)
+	f, ok := d.filterFrom(w, r, "after", "limit")
 	if !ok {
 		return
 	}

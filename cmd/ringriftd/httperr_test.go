@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ringrift/ringriftd/event"
 )
 
 // request sends a bodiless request and reads the whole answer.
@@ -143,4 +145,30 @@ func TestCatchingUpNamesNoEvent(t *testing.T) {
 			assert.Contains(t, body.Error["hint"], "/readyz")
 		})
 	}
+}
+
+// TestUnknownQueryParameter: a filter the reads do not know (config_key
+// for config) is refused naming it and the parameters that exist, not
+// ignored — ignored, the answer would hold every event as if filtered.
+func TestUnknownQueryParameter(t *testing.T) {
+	base, _ := testDaemon(t, nil)
+	postAll(t, base,
+		`{"type":"new_games","config_key":"hex8_2p","payload":{"games":1}}`,
+		`{"type":"new_games","config_key":"square8_2p","payload":{"games":1}}`)
+	for _, u := range []string{"/v1/events?config_key=hex8_2p", "/v1/stream?after=0&config_key=hex8_2p"} {
+		code, b := get(t, base+u)
+		require.Equal(t, http.StatusBadRequest, code, "%s: %s", u, b)
+		var e struct {
+			Error struct{ Code, Field, Message, Hint string }
+		}
+		require.NoError(t, json.Unmarshal(b, &e), "%s", b)
+		assert.Equal(t, "config_key", e.Error.Field, u)
+		assert.Contains(t, e.Error.Message, "unknown query parameter config_key", u)
+		assert.Contains(t, e.Error.Hint, "config", u)
+	}
+	code, b := get(t, base+"/v1/events?config=hex8_2p&after=0&limit=10")
+	require.Equal(t, http.StatusOK, code, "%s", b)
+	var got struct{ Events []event.Event }
+	require.NoError(t, json.Unmarshal(b, &got))
+	require.Len(t, got.Events, 1, "the known filter filters")
 }

@@ -43,7 +43,7 @@ func rateParam(w http.ResponseWriter, r *http.Request) (capped *rateCap, ok bool
 // With ?max_rate=N the client asks for a sample instead (the dashboard
 // does, docs/dashboard.md): see rateCap.
 func (d *daemon) stream(w http.ResponseWriter, r *http.Request) {
-	f, ok := d.filterFrom(w, r)
+	f, ok := d.filterFrom(w, r, "after", "max_rate")
 	if !ok {
 		return
 	}
