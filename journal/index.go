@@ -211,8 +211,9 @@ func (j *Journal) indexLoop() {
 					return
 				}
 				continue
-			case errors.Is(err, errNotHanded):
-				// the journal failed: no index is written any more
+			case errors.Is(err, errNotHanded), j.Err() != nil:
+				// the journal failed (this write, or before it): no index
+				// is written any more
 			case errors.Is(err, ErrCorrupt):
 				j.idxErr.Store(&err)
 				j.log.Error("indexer stopped: filtered reads scan the log after its watermark", "watermark", j.indexed.Load(), "err", err)
