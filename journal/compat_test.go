@@ -223,3 +223,31 @@ func copyDir(t *testing.T, from, to string) {
 	})
 	require.NoError(t, err)
 }
+
+// TestCompatReadOnly: replay opens journals with OpenSnapshot, which never
+// writes, so a format-1 journal is read as it is (not upgraded, its
+// indexes of format 1 not used: filtered reads scan the log) and a
+// format-2 one with its indexes; both serve every event by seq, id, type,
+// config and node.
+func TestCompatReadOnly(t *testing.T) {
+	for _, version := range []int{1, 2} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			dir := t.TempDir()
+			copyDir(t, compatDir(version), dir)
+			s, err := journal.OpenSnapshot(context.Background(), dir, journal.Options{})
+			require.NoError(t, err)
+			if version == 1 {
+				assert.Equal(t, uint64(0), s.Indexed(), "no index of format 2: filtered reads scan the log")
+			} else {
+				assert.Equal(t, uint64(len(compatEvents())), s.Indexed(), "the stored index serves the reads")
+			}
+			checkCompat(t, s.Journal, version)
+			require.NoError(t, s.Close())
+			// A writer opening it afterwards (upgrading a v1 journal) serves it too.
+			j, err := journal.Open(dir, journal.Options{})
+			require.NoError(t, err)
+			defer j.Close()
+			checkCompat(t, j, version)
+		})
+	}
+}
