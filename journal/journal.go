@@ -176,6 +176,7 @@ type Journal struct {
 	// diskFull and spaceUnknown are the guard's last state, for its logs.
 	diskFull, spaceUnknown bool
 	replica                *replicaState // cluster mode; owned by the sequencer
+	gat                    gatherState   // how groups are shaped (gather.go)
 }
 
 // Open opens (or creates) the journal in dir.
@@ -217,6 +218,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 		fs:      opts.FS,
 		dir:     dir,
 	}
+	j.gat.wake = make(chan struct{}, 1)
 	if j.fs == nil {
 		j.fs = vfs.Default
 	}

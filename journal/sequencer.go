@@ -69,12 +69,14 @@ func (j *Journal) sequence() {
 		var first *request
 		select {
 		case first = <-j.reqs:
+			j.gat.received()
 		case <-j.stop:
 			// Close holds closeMu while closing stop, so nothing more is
 			// sent: take what is queued, then leave.
 			for {
 				select {
 				case r := <-j.reqs:
+					j.gat.received()
 					j.runGroup(r)
 				default:
 					return
@@ -118,20 +120,23 @@ func (j *Journal) runGroup(first *request) {
 		return
 	}
 	j.answerStored(g) // cluster mode: appends that need not wait for the fsync
+	j.gat.handed()
 	j.syncs <- g
 }
 
-// collect takes first and every request waiting behind it, up to
-// MaxGroupEvents.
+// collect takes first and every request waiting behind it, then gathers
+// more while the log is busy (gather.go), up to MaxGroupEvents.
 func (j *Journal) collect(first *request) *group {
 	g := &group{reqs: []*request{first}}
 	n := len(first.events) + len(first.reject)
 	for n < j.opts.MaxGroupEvents {
 		select {
 		case r := <-j.reqs:
+			j.gat.received()
 			g.reqs = append(g.reqs, r)
 			n += len(r.events) + len(r.reject)
 		default:
+			j.gather(g, n)
 			return g
 		}
 	}
@@ -143,7 +148,13 @@ func (j *Journal) collect(first *request) *group {
 func (j *Journal) syncLoop() {
 	defer close(j.synDone)
 	for g := range j.syncs {
-		if err := j.syncGroup(g); err != nil {
+		err := j.syncGroup(g)
+		var took time.Duration
+		if !g.applied.IsZero() {
+			took = time.Since(g.applied)
+		}
+		j.gat.answered(len(g.reqs), took)
+		if err != nil {
 			g.answer(err)
 			continue
 		}
@@ -151,7 +162,7 @@ func (j *Journal) syncLoop() {
 			j.publish(g.lastSeq)
 		}
 		if j.opts.OnCommit != nil && !g.applied.IsZero() {
-			j.opts.OnCommit(CommitStats{Requests: len(g.reqs), Events: int(g.lastSeq + 1 - g.firstSeq), Sync: time.Since(g.applied)})
+			j.opts.OnCommit(CommitStats{Requests: len(g.reqs), Events: int(g.lastSeq + 1 - g.firstSeq), Sync: took})
 		}
 		if len(g.rejections) > 0 {
 			j.opts.OnRejected(g.rejections)
