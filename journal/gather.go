@@ -108,7 +108,7 @@ func (j *Journal) gather(g *group, n int) {
 		select {
 		case r := <-j.reqs:
 			s.received()
-			g.reqs = append(g.reqs, r)
+			j.take(g, r)
 			n += len(r.events) + len(r.reject)
 		case <-s.wake:
 		case <-timeout:

@@ -40,6 +40,9 @@ type group struct {
 	// rejections are the rejected-log entries it wrote (only with
 	// Options.OnRejected).
 	rejections []Rejection
+	// building: requests are sequenced into the batch as they are taken
+	// (runGroup).
+	building bool
 }
 
 type dedupEntry struct {
@@ -89,22 +92,30 @@ func (j *Journal) sequence() {
 
 // runGroup builds one group commit from the waiting requests, applies its
 // batch and hands it to the sync loop.
+//
+// The group is built as its requests arrive: while it gathers (gather.go),
+// which includes the time the previous group spends in its fsync, each
+// request is sequenced into the batch at once, so that when the group goes
+// only the hand-over to Pebble is left. A replica (cluster mode) builds
+// its group once collected, because the replicated events of the log of
+// record go first (replicaBegin); so does a journal that has failed, whose
+// requests are all refused.
 func (j *Journal) runGroup(first *request) {
-	g := j.collect(first)
-	if err := j.Err(); err != nil {
-		g.answer(j.refusedAfterFailure())
-		return
+	g := &group{}
+	if j.replica == nil && j.Err() == nil {
+		j.beginGroup(g)
+		g.building = true
 	}
-	g.batch = j.db.NewBatch()
-	g.now = event.Millis(j.opts.Now())
-	j.rejAdded = nil
-	j.replicaBegin(g) // cluster mode: replicated events first (replica.go)
-	g.firstSeq = j.next
-	g.space = j.freeSpace()
-	for _, r := range g.reqs {
-		r.seqLo = j.next
-		j.process(g, r)
-		r.seqHi = j.next
+	j.collect(g, first)
+	if !g.building {
+		if err := j.Err(); err != nil {
+			g.answer(j.refusedAfterFailure())
+			return
+		}
+		j.beginGroup(g)
+		for _, r := range g.reqs {
+			j.processReq(g, r)
+		}
 	}
 	g.closeLookups()
 	j.replicaPublish(g) // cluster mode: the log of record stores the group first
@@ -124,23 +135,50 @@ func (j *Journal) runGroup(first *request) {
 	j.syncs <- g
 }
 
+// beginGroup opens a group's batch: its clock, its first seq, the free
+// space its appends are measured against.
+func (j *Journal) beginGroup(g *group) {
+	g.batch = j.db.NewBatch()
+	g.now = event.Millis(j.opts.Now())
+	j.rejAdded = nil
+	j.replicaBegin(g) // cluster mode: replicated events first (replica.go)
+	g.firstSeq = j.next
+	g.space = j.freeSpace()
+}
+
+// take adds r to the group, sequencing it at once when the group is being
+// built as it gathers.
+func (j *Journal) take(g *group, r *request) {
+	g.reqs = append(g.reqs, r)
+	if g.building {
+		j.processReq(g, r)
+	}
+}
+
+// processReq sequences one request into the group's batch and records the
+// seqs it took.
+func (j *Journal) processReq(g *group, r *request) {
+	r.seqLo = j.next
+	j.process(g, r)
+	r.seqHi = j.next
+}
+
 // collect takes first and every request waiting behind it, then gathers
 // more while the log is busy (gather.go), up to MaxGroupEvents.
-func (j *Journal) collect(first *request) *group {
-	g := &group{reqs: []*request{first}}
+func (j *Journal) collect(g *group, first *request) {
+	j.take(g, first)
 	n := len(first.events) + len(first.reject)
 	for n < j.opts.MaxGroupEvents {
 		select {
 		case r := <-j.reqs:
 			j.gat.received()
-			g.reqs = append(g.reqs, r)
+			j.take(g, r)
 			n += len(r.events) + len(r.reject)
 		default:
 			j.gather(g, n)
-			return g
+			return
 		}
 	}
-	return g
 }
 
 // syncLoop waits for each group's fsync in order, publishes the high-water
