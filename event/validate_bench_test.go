@@ -22,10 +22,21 @@ func benchEvent(i int) Event {
 }
 
 // BenchmarkValidate measures Validate on the journal's typical input, varied
-// over a few hundred events. Validate rewrites the event in place, so each
-// iteration starts from a copy of the original (a struct copy: the payload's
-// bytes are only read and resliced, never written).
-func BenchmarkValidate(b *testing.B) {
+// over a few hundred events.
+func BenchmarkValidate(b *testing.B) { benchValidate(b, DefaultValidator.Validate) }
+
+// BenchmarkValidateReference is BenchmarkValidate on the implementation
+// Validate replaced (validate_ref_test.go), for a back-to-back comparison in
+// one binary.
+func BenchmarkValidateReference(b *testing.B) {
+	benchValidate(b, func(e *Event) *Error { return refValidate(DefaultValidator, e) })
+}
+
+// benchValidate runs validate over benchmark events. Validate rewrites the
+// event in place, so each iteration starts from a copy of the original (a
+// struct copy: the payload's bytes are only read and resliced, never
+// written).
+func benchValidate(b *testing.B, validate func(*Event) *Error) {
 	const n = 512
 	orig := make([]Event, n)
 	for i := range orig {
@@ -36,7 +47,7 @@ func BenchmarkValidate(b *testing.B) {
 	var e Event
 	for i := 0; b.Loop(); i++ {
 		e = orig[i%n]
-		if err := Validate(&e); err != nil {
+		if err := validate(&e); err != nil {
 			b.Fatal(err)
 		}
 	}
