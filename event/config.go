@@ -50,6 +50,9 @@ var DefaultConfigs = NewConfigs()
 func (c Configs) Normalize(s, field string) (string, *Error) {
 	board, n, ok := splitConfigKey(s)
 	if ok && slices.Contains(c.boards, board) {
+		if len(s) == len(board)+3 {
+			return s, nil // already {board}_{n}p
+		}
 		return board + "_" + strconv.Itoa(n) + "p", nil
 	}
 	return "", Errorf(CodeInvalidConfigKey, field,

@@ -185,7 +185,7 @@ func (v *Validator) decodeValid(raw []byte, e *Event) *Error {
 		e.NodeID = s
 	}
 	// Keep the payload exactly as sent (compacted), detached from the body.
-	if err := v.checkBody(e, env.nodeID != nil && e.NodeID == "", true); err != nil {
+	if err := v.checkBody(e, env.nodeID != nil && e.NodeID == ""); err != nil {
 		return err
 	}
 	e.Payload = bytes.Clone(e.Payload)

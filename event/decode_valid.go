@@ -1,5 +1,7 @@
 package event
 
+import "bytes"
+
 // validJSON reports whether b is one valid JSON value, exactly as
 // encoding/json.Valid does (the same grammar, no UTF-8 check inside
 // strings, the same nesting limit), in one pass without the standard
@@ -29,7 +31,7 @@ func validValue(b []byte, i, depth int) (int, bool) {
 		if depth == maxJSONDepth {
 			return i, false
 		}
-		return validObject(b, i+1, depth+1)
+		return validObject(b, i+1, depth+1, nil)
 	case c == '[':
 		if depth == maxJSONDepth {
 			return i, false
@@ -49,8 +51,9 @@ func validValue(b []byte, i, depth int) (int, bool) {
 	return i, false
 }
 
-// validObject checks the members after an opening brace.
-func validObject(b []byte, i, depth int) (int, bool) {
+// validObject checks the members after an opening brace. A non-nil top
+// (a payload's own object, never a nested one) is handed every member.
+func validObject(b []byte, i, depth int, top *topMembers) (int, bool) {
 	i = skipSpace(b, i)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, true
@@ -59,22 +62,80 @@ func validObject(b []byte, i, depth int) (int, bool) {
 		if i >= len(b) || b[i] != '"' {
 			return i, false
 		}
+		k := i
 		var ok bool
 		if i, ok = validString(b, i+1); !ok {
 			return i, false
 		}
+		ke := i
 		i = skipSpace(b, i)
 		if i >= len(b) || b[i] != ':' {
 			return i, false
 		}
-		if i, ok = validValue(b, skipSpace(b, i+1), depth); !ok {
+		v := skipSpace(b, i+1)
+		if i, ok = validValue(b, v, depth); !ok {
 			return i, false
+		}
+		if top != nil {
+			top.add(b, k, ke, v, i)
 		}
 		var done bool
 		if i, done, ok = nextMember(b, i, '}'); !ok || done {
 			return i, ok
 		}
 	}
+}
+
+// topMembers gathers the top-level members of a payload while validPayload
+// checks it: the members whose value is not null (as collect lists them) and
+// whether the object is compact (as isCompact says). The members are kept in
+// an array rather than appended to a slice, so that a topMembers on the
+// caller's stack stays there.
+type topMembers struct {
+	buf    [16]member
+	n      int  // members in buf
+	over   bool // there were more than len(buf): the caller collects them
+	spaced bool // some insignificant whitespace was seen
+	next   int  // where the next member's key must start if compact
+}
+
+// add takes the member whose key spans b[k:ke] (quotes included) and whose
+// value spans b[v:end]. In compact JSON a key starts just past the brace or
+// comma, its value just past the colon, and the comma or brace follows the
+// value at once.
+func (t *topMembers) add(b []byte, k, ke, v, end int) {
+	if k != t.next || v != ke+1 || (b[v] == '{' || b[v] == '[') && !isCompact(b[v:end]) {
+		t.spaced = true
+	}
+	t.next = end + 1
+	val := b[v:end]
+	if isNull(val) {
+		return
+	}
+	if t.n == len(t.buf) {
+		t.over = true
+		return
+	}
+	key := b[k+1 : ke-1]
+	t.buf[t.n] = member{key: key, val: val, esc: bytes.IndexByte(key, '\\') >= 0}
+	t.n++
+}
+
+// validPayload reports whether p, which starts with '{', is valid JSON
+// exactly as validJSON says, in the same pass gathering its top-level
+// members and whether it is compact into t, which is zero.
+func validPayload(p []byte, t *topMembers) bool {
+	t.next = 1
+	i, ok := validObject(p, 1, 1, t)
+	if !ok {
+		return false
+	}
+	if i != t.next && i != 2 || i != len(p) {
+		// a space before the closing brace (i == 2: the object is {}) or
+		// after the object
+		t.spaced = true
+	}
+	return skipSpace(p, i) == len(p)
 }
 
 // validArray checks the elements after an opening bracket.

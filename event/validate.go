@@ -71,7 +71,7 @@ func (v *Validator) Validate(e *Event) *Error {
 			return err
 		}
 	}
-	return v.checkBody(e, false, false)
+	return v.checkBody(e, false)
 }
 
 // ValidateDecision checks an event ringriftd itself emits: like Validate, but
@@ -83,7 +83,7 @@ func (v *Validator) ValidateDecision(e *Event) *Error {
 	if !strings.HasPrefix(e.Source, DecisionSourcePrefix) {
 		return Errorf(CodeInvalidField, "source", "ringriftd/<policy>", "a decision's source must start with %q, got %q", DecisionSourcePrefix, e.Source)
 	}
-	return v.checkBody(e, false, false)
+	return v.checkBody(e, false)
 }
 
 func reservedSource(s string) *Error {
@@ -115,12 +115,12 @@ func unknownType(field, s string) *Error {
 // of events.md: payload shape and size, config_key, node_id, required scope,
 // payload schema. It lifts payload keys into the envelope and compacts the
 // payload. emptyNode says the input had an empty top-level node_id.
-func (v *Validator) checkBody(e *Event, emptyNode, validJSON bool) *Error {
-	if err := v.checkPayloadShape(e, validJSON); err != nil {
+func (v *Validator) checkBody(e *Event, emptyNode bool) *Error {
+	var top topMembers
+	ms, err := v.checkPayloadShape(e, &top)
+	if err != nil {
 		return err
 	}
-	var top [16]member
-	ms := collect(e.Payload, top[:0])
 	if err := v.liftConfig(e, ms); err != nil {
 		return err
 	}
@@ -144,32 +144,40 @@ func (v *Validator) checkBody(e *Event, emptyNode, validJSON bool) *Error {
 	return v.checkSchema(e.Type, s, ms)
 }
 
-func (v *Validator) checkPayloadShape(e *Event, validJSON bool) *Error {
+// checkPayloadShape checks that the payload is a JSON object within the
+// size bound, compacts it, and returns its top-level members that are not
+// null (as collect lists them), validating and gathering them in one pass
+// into t, which is zero (the members are t's unless there are too many).
+func (v *Validator) checkPayloadShape(e *Event, t *topMembers) ([]member, *Error) {
 	p := bytes.TrimSpace(e.Payload)
 	if len(p) == 0 {
 		e.Payload = json.RawMessage("{}")
-		return nil
+		return nil, nil
 	}
-	if p[0] != '{' || (!validJSON && !json.Valid(p)) {
+	if p[0] != '{' || !validPayload(p, t) {
 		kind := jsonKind(p)
 		if p[0] == '{' {
 			kind = "malformed JSON"
 		}
-		return Errorf(CodeInvalidField, "payload", "a JSON object, e.g. {\"model_path\": \"models/m.pth\"}", "payload must be a JSON object, got %s", kind)
+		return nil, Errorf(CodeInvalidField, "payload", "a JSON object, e.g. {\"model_path\": \"models/m.pth\"}", "payload must be a JSON object, got %s", kind)
 	}
-	if !isCompact(p) {
+	ms := t.buf[:t.n]
+	if t.spaced {
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, p); err != nil {
-			return Errorf(CodeInvalidField, "payload", "a JSON object", "payload: %v", err)
+			return nil, Errorf(CodeInvalidField, "payload", "a JSON object", "payload: %v", err)
 		}
 		p = buf.Bytes()
+		ms = collect(p, t.buf[:0])
+	} else if t.over {
+		ms = collect(p, nil)
 	}
 	if len(p) > v.MaxPayload {
-		return Errorf(CodePayloadTooLarge, "payload", fmt.Sprintf("at most %d bytes of compact JSON", v.MaxPayload),
+		return nil, Errorf(CodePayloadTooLarge, "payload", fmt.Sprintf("at most %d bytes of compact JSON", v.MaxPayload),
 			"payload is %d bytes of compact JSON", len(p))
 	}
 	e.Payload = p
-	return nil
+	return ms, nil
 }
 
 // isCompact reports whether b has no insignificant whitespace (a cheap,
@@ -210,6 +218,9 @@ func (v *Validator) liftConfig(e *Event, ms []member) *Error {
 		raw := lookupMember(ms, pk)
 		if raw == nil {
 			continue
+		}
+		if e.ConfigKey != "" && plainString(raw, e.ConfigKey) {
+			continue // the normalised key itself: it agrees
 		}
 		s, isStr := asString(raw)
 		if !isStr {
@@ -303,15 +314,25 @@ func missingPayload(typ string, f *Field) *Error {
 }
 
 type member struct {
-	key []byte // raw, escapes intact: compare with keyEquals
+	key []byte // raw, escapes intact: compare with keyIs
 	val []byte
+	esc bool // the key has an escape
+}
+
+// keyIs reports whether the member's key spells k (keyEquals without
+// looking for an escape again).
+func (m *member) keyIs(k string) bool {
+	if !m.esc {
+		return string(m.key) == k
+	}
+	return keyString(m.key) == k
 }
 
 // collect lists the top-level members of p whose value is not null.
 func collect(p []byte, out []member) []member {
 	_ = eachField(p, func(k, val []byte) error {
 		if !isNull(val) {
-			out = append(out, member{k, val})
+			out = append(out, member{k, val, bytes.IndexByte(k, '\\') >= 0})
 		}
 		return nil
 	})
@@ -320,18 +341,31 @@ func collect(p []byte, out []member) []member {
 
 func lookupMember(ms []member, key string) []byte {
 	for i := len(ms) - 1; i >= 0; i-- { // the last duplicate wins, as in encoding/json
-		if keyEquals(ms[i].key, key) {
+		if ms[i].keyIs(key) {
 			return ms[i].val
 		}
 	}
 	return nil
 }
 
+// plainString reports whether the raw JSON value v is the string s written
+// without escapes, in valid UTF-8: what asString decodes to s as it is.
+func plainString(v []byte, s string) bool {
+	if len(v) != len(s)+2 || v[0] != '"' {
+		return false
+	}
+	inner := v[1 : len(v)-1]
+	return string(inner) == s && bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner)
+}
+
 // pick returns the value of f under its canonical key or one of its aliases,
 // refusing two that disagree.
 func pick(ms []member, f *Field) (val []byte, name string, err *Error) {
-	names := append([]string{f.Key}, f.Aliases...)
-	for _, n := range names {
+	for i := -1; i < len(f.Aliases); i++ {
+		n := f.Key
+		if i >= 0 {
+			n = f.Aliases[i]
+		}
 		v := lookupMember(ms, n)
 		if v == nil {
 			continue
@@ -363,9 +397,8 @@ func sameJSONValue(a, b []byte) bool {
 }
 
 func (v *Validator) checkKind(f *Field, name string, val []byte) *Error {
-	fieldName := "payload." + name
 	bad := func() *Error {
-		return Errorf(CodeInvalidField, fieldName, f.Kind.String(), "payload.%s must be %s, got %s", name, f.Kind, describe(val))
+		return Errorf(CodeInvalidField, "payload."+name, f.Kind.String(), "payload.%s must be %s, got %s", name, f.Kind, describe(val))
 	}
 	switch f.Kind {
 	case KindStr:
@@ -374,7 +407,7 @@ func (v *Validator) checkKind(f *Field, name string, val []byte) *Error {
 			return bad()
 		}
 		if f.Required && s == "" {
-			return Errorf(CodeInvalidField, fieldName, "a non-empty string", "payload.%s is empty", name)
+			return Errorf(CodeInvalidField, "payload."+name, "a non-empty string", "payload.%s is empty", name)
 		}
 	case KindInt:
 		if _, ok := asCount(val); !ok {
@@ -402,7 +435,7 @@ func (v *Validator) checkKind(f *Field, name string, val []byte) *Error {
 			return bad()
 		}
 	case KindWeights:
-		if _, err := v.weights(val, fieldName); err != nil {
+		if _, err := v.weights(val, "payload."+name); err != nil {
 			return err
 		}
 	}
