@@ -21,9 +21,13 @@ import (
 //     to come back, for at most one fsync's time (the running estimate of
 //     Sync), so that a crowd rides one fsync.
 //
-// A lone appender never waits: the one it was answered with is back. An
-// estimate that outlives its appenders (they stopped appending) is dropped
-// at the first wait that runs out. This is commit_delay in PostgreSQL and
+// Only a crowd is waited for: at least gatherMinCrowd appenders answered
+// and not back yet. A lone appender never waits (the one it was answered
+// with is back), nor does one that shares its groups with a few others that
+// may not come back soon (a handler's dead letter, a cursor save): waiting
+// an fsync's time for them every round would double its latency for
+// little. An estimate that outlives its appenders (they stopped appending)
+// is dropped at the first wait that runs out. This is commit_delay in PostgreSQL and
 // binlog_group_commit_sync_delay in MySQL, with the delay and the crowd
 // measured instead of configured. A replica (cluster mode) does not gather:
 // its groups wait for the log of record, not for an fsync.
@@ -40,6 +44,10 @@ type gatherState struct {
 	wake  chan struct{}
 	timer *time.Timer // the sequencer's
 }
+
+// gatherMinCrowd is how many answered appenders must be on their way back
+// for the sequencer to wait for them (PostgreSQL's commit_siblings).
+const gatherMinCrowd = 4
 
 // maxGatherWait bounds the wait for returning appenders, whatever the
 // fsync estimate says.
@@ -87,7 +95,8 @@ func (j *Journal) gather(g *group, n int) {
 	for n < j.opts.MaxGroupEvents {
 		var timeout <-chan time.Time
 		if s.inflight.Load() == 0 {
-			if s.returning.Load() <= 0 {
+			back := s.returning.Load()
+			if back <= 0 || deadline.IsZero() && back < gatherMinCrowd {
 				return
 			}
 			if deadline.IsZero() {

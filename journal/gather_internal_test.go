@@ -47,12 +47,14 @@ func TestGatherHoldsWhileInFlight(t *testing.T) {
 		t.Fatal("handed over while a group was in flight")
 	case <-time.After(20 * time.Millisecond):
 	}
-	// the group in flight is answered: its appender is expected back, for
-	// at most maxGatherWait, and is
-	j.reqs <- &request{}
-	j.gat.answered(1, time.Hour)
+	// the group in flight is answered: its 8 appenders are expected back,
+	// for at most maxGatherWait (an hour's fsync estimate), and are
+	j.gat.answered(8, time.Hour)
+	for range 8 {
+		j.reqs <- &request{}
+	}
 	<-done
-	require.Len(t, g.reqs, 3, "the returning appender's request")
+	require.Len(t, g.reqs, 10, "the returning appenders' requests")
 	require.Zero(t, j.gat.returning.Load())
 }
 
@@ -71,5 +73,20 @@ func TestGatherForgetsAppendersThatLeft(t *testing.T) {
 	case <-gatherDone(j, &group{reqs: []*request{{}}}):
 	case <-time.After(time.Second):
 		t.Fatal("waited again for appenders already given up")
+	}
+}
+
+// A few answered appenders are not waited for: an appender sharing its
+// groups with one that does not come back soon would wait an fsync's time
+// every round.
+func TestGatherNoWaitForFew(t *testing.T) {
+	j := gatherJournal()
+	j.gat.handed()
+	j.gat.answered(gatherMinCrowd, time.Hour)
+	j.gat.received()
+	select {
+	case <-gatherDone(j, &group{reqs: []*request{{}}}):
+	case <-time.After(time.Second):
+		t.Fatal("waited for fewer than gatherMinCrowd appenders")
 	}
 }
