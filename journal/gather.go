@@ -16,7 +16,10 @@ import (
 // group sizes alternated between 1 and 60). The sequencer therefore
 //
 //   - keeps collecting while a group is in flight (it could not be synced
-//     before that group's fsync ends anyway), and
+//     before that group's fsync ends anyway), unless it already carries
+//     gatherHoldEvents events: a large group (an NDJSON batch) gains little
+//     from merging and is better handed to Pebble at once, so that its
+//     memtable apply overlaps the fsync in flight, and
 //   - once the log is idle, waits for the appenders the last fsync answered
 //     to come back, for at most one fsync's time (the running estimate of
 //     Sync), so that a crowd rides one fsync.
@@ -48,6 +51,10 @@ type gatherState struct {
 // gatherMinCrowd is how many answered appenders must be on their way back
 // for the sequencer to wait for them (PostgreSQL's commit_siblings).
 const gatherMinCrowd = 4
+
+// gatherHoldEvents: a group this large is not held while another is in
+// flight.
+const gatherHoldEvents = 256
 
 // maxGatherWait bounds the wait for returning appenders, whatever the
 // fsync estimate says.
@@ -94,6 +101,9 @@ func (j *Journal) gather(g *group, n int) {
 	var deadline time.Time
 	for n < j.opts.MaxGroupEvents {
 		var timeout <-chan time.Time
+		if s.inflight.Load() > 0 && n >= gatherHoldEvents {
+			return
+		}
 		if s.inflight.Load() == 0 {
 			back := s.returning.Load()
 			if back <= 0 || deadline.IsZero() && back < gatherMinCrowd {

@@ -90,3 +90,17 @@ func TestGatherNoWaitForFew(t *testing.T) {
 		t.Fatal("waited for fewer than gatherMinCrowd appenders")
 	}
 }
+
+// A large group is not held while another is in flight: it is handed to
+// Pebble at once, so that its apply overlaps the fsync in flight.
+func TestGatherLargeGroupNotHeld(t *testing.T) {
+	j := gatherJournal()
+	j.gat.handed()
+	done := make(chan struct{})
+	go func() { j.gather(&group{reqs: []*request{{}}}, gatherHoldEvents); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("a large group was held while another was in flight")
+	}
+}
