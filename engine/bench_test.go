@@ -55,22 +55,35 @@ func BenchmarkAdmitPoliciesOff(b *testing.B) { benchAdmit(b, 0) }
 func BenchmarkAdmitPoliciesOn(b *testing.B)  { benchAdmit(b, flows.AllPolicies) }
 func BenchmarkAdmitShuffled(b *testing.B)    { benchAdmitWindow(b, 0, 64) }
 
-// BenchmarkFold folds generated events as a rebuild does.
+// BenchmarkFold folds a journal as a rebuild does: the events a live
+// engine with the default policies accepted, and its decisions.
 func BenchmarkFold(b *testing.B) {
 	g := gen.New(gen.Options{Seed: 7})
-	evs := make([]event.Event, 0, 1<<16)
-	for len(evs) < cap(evs) {
+	live := engine.New(engine.Options{Policies: flows.DefaultPolicyConfig()})
+	var journal []event.Event
+	for len(journal) < 1<<16 {
 		e := g.Next()
-		if event.Validate(&e) == nil {
-			evs = append(evs, e)
+		if event.Validate(&e) != nil {
+			continue
+		}
+		e.Seq = uint64(len(journal) + 1)
+		live.Begin(false)
+		ds, err := live.Admit(&e)
+		live.Commit()
+		if err == nil {
+			journal = append(journal, e)
+			journal = append(journal, ds...)
 		}
 	}
 	eng := engine.New(engine.Options{})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e := evs[i%len(evs)]
-		e.Seq = uint64(i + 1)
-		eng.Fold(&e)
+		if i%len(journal) == 0 && i > 0 {
+			b.StopTimer()
+			eng = engine.New(engine.Options{})
+			b.StartTimer()
+		}
+		eng.Fold(&journal[i%len(journal)])
 	}
 }
