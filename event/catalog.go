@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // catalogTSV is a copy of shared/catalog/events.tsv: the closed list of types.
@@ -30,7 +31,21 @@ type Catalog struct {
 	categories map[string][]string
 	types      []*Type // canonical entries sorted by value
 	all        []*Type // every row, aliases included, in file order
+
+	// suggested memoizes Suggest by the string asked about: the edit
+	// distances to every type cost microseconds, and a client that sends
+	// an unknown type sends it again and again. Bounded (maxSuggested
+	// entries of at most maxSuggestedKey bytes; past that it starts over),
+	// so hostile input cannot grow it.
+	suggestMu sync.Mutex
+	suggested map[string]*Type // under suggestMu; nil: no suggestion
 }
+
+// The bounds of Catalog's memo of suggestions.
+const (
+	maxSuggested    = 1024
+	maxSuggestedKey = 128
+)
 
 var defaultCatalog = mustParseCatalog(catalogTSV)
 
@@ -151,6 +166,27 @@ func (c *Catalog) CrossProcess() []string {
 // case-insensitive match first, then the smallest edit distance (at most a third
 // of the name's length).
 func (c *Catalog) Suggest(s string) (*Type, bool) {
+	if len(s) > maxSuggestedKey {
+		return c.suggest(s)
+	}
+	c.suggestMu.Lock()
+	t, ok := c.suggested[s]
+	c.suggestMu.Unlock()
+	if ok {
+		return t, t != nil
+	}
+	t, _ = c.suggest(s)
+	c.suggestMu.Lock()
+	if c.suggested == nil || len(c.suggested) >= maxSuggested {
+		c.suggested = make(map[string]*Type)
+	}
+	c.suggested[strings.Clone(s)] = t
+	c.suggestMu.Unlock()
+	return t, t != nil
+}
+
+// suggest is Suggest without the memo.
+func (c *Catalog) suggest(s string) (*Type, bool) {
 	low := strings.ToLower(s)
 	if t, ok := c.Lookup(low); ok {
 		return t, true

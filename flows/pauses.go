@@ -141,6 +141,6 @@ func (m *Machines) pauseRefusal(key string, p *Pipeline, a Activity, reasons []s
 	if cluster {
 		hints = append(hints, "cluster-wide reasons are cleared by the same events without a config_key")
 	}
-	return event.Errorf(event.CodePaused, "config_key", strings.Join(hints, "; "),
-		"%s is paused for %s (%s)", key, a, strings.Join(reasons, ", "))
+	return &event.Error{Code: event.CodePaused, Field: "config_key", Hint: strings.Join(hints, "; "),
+		Message: key + " is paused for " + string(a) + " (" + strings.Join(reasons, ", ") + ")"}
 }

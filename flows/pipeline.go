@@ -1,7 +1,7 @@
 package flows
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/ringrift/ringriftd/event"
@@ -25,8 +25,8 @@ func (m *Machines) decidePipeline(e *event.Event, r rule, p *Pipeline, checkStat
 	var pl pipelinePlan
 	key := e.ConfigKey
 	if key == "" {
-		return pl, event.Errorf(event.CodeMissingField, "config_key", "the config the event is about, e.g. hex8_2p",
-			"%s needs a config_key", e.Type)
+		return pl, &event.Error{Code: event.CodeMissingField, Field: "config_key", Hint: "the config the event is about, e.g. hex8_2p",
+			Message: e.Type + " needs a config_key"}
 	}
 	if r.model != noModelGuard || e.Type == "training_completed" || e.Type == "training_early_stopped" {
 		pl.model, _ = e.Str("model_path")
@@ -35,13 +35,15 @@ func (m *Machines) decidePipeline(e *event.Event, r rule, p *Pipeline, checkStat
 		pl.monitoring = true
 		return pl, nil
 	}
-	gerr := m.pipelineGuards(e, r, p, pl.model)
-	if gerr != nil || checkState {
+	// The guards are evaluated before the state check, which comes first
+	// in the refusal: a refusal is built only once it is the one returned.
+	g, reasons := m.pipelineGuards(e, r, p, pl.model)
+	if g != guardPass || checkState {
 		if !m.pipe.Can(key, e.Type) {
-			return pl, stateRefusal(m.pipe, e.Type, key, p.State, pipelineStates)
+			return pl, pipelineTexts.refusal(e.Type, key, p.State)
 		}
-		if gerr != nil {
-			return pl, gerr
+		if g != guardPass {
+			return pl, m.guardRefusal(g, e, r, p, pl.model, reasons)
 		}
 	}
 	pl.event = e.Type
@@ -60,27 +62,43 @@ func (m *Machines) decidePipeline(e *event.Event, r rule, p *Pipeline, checkStat
 	return pl, nil
 }
 
+// guard is the outcome of a transition event's guards.
+type guard uint8
+
+const (
+	guardPass  guard = iota
+	guardModel       // the model guard blocks
+	guardPause       // the pause guard blocks
+)
+
 // pipelineGuards evaluates the model guard, then the pause guard, of a
-// transition event whose state check passes.
-func (m *Machines) pipelineGuards(e *event.Event, r rule, p *Pipeline, model string) *event.Error {
-	key := e.ConfigKey
+// transition event; for a pause, it returns the reasons.
+func (m *Machines) pipelineGuards(e *event.Event, r rule, p *Pipeline, model string) (guard, []string) {
 	switch r.model {
 	case modelEquals:
 		if model == "" || model != p.Model {
-			return modelRefusal(e.Type, key, model, p, r.evaluation)
+			return guardModel, nil
 		}
 	case modelAbsentOrE:
 		if model != "" && model != p.Model {
-			return modelRefusal(e.Type, key, model, p, r.evaluation)
+			return guardModel, nil
 		}
 	}
 	// training_threshold in training_ready is a no-op without a guard.
 	if r.pause != "" && (e.Type != "training_threshold" || p.State == Collecting) {
-		if reasons := m.pausedFor(key, p, r.pause); len(reasons) > 0 {
-			return m.pauseRefusal(key, p, r.pause, reasons)
+		if reasons := m.pausedFor(e.ConfigKey, p, r.pause); len(reasons) > 0 {
+			return guardPause, reasons
 		}
 	}
-	return nil
+	return guardPass, nil
+}
+
+// guardRefusal is the refusal of a guard that blocks (pipelineGuards).
+func (m *Machines) guardRefusal(g guard, e *event.Event, r rule, p *Pipeline, model string, reasons []string) *event.Error {
+	if g == guardModel {
+		return modelRefusal(e.Type, e.ConfigKey, model, p, r.evaluation)
+	}
+	return m.pauseRefusal(e.ConfigKey, p, r.pause, reasons)
 }
 
 // applyPipeline folds a pipeline transition event.
@@ -93,9 +111,9 @@ func (m *Machines) applyPipeline(e *event.Event, r rule) (Change, *event.Error) 
 	pl, err := m.decidePipeline(e, r, p, false)
 	var step fsm.Step
 	if err == nil && !pl.monitoring {
-		var ferr error
-		if step, ferr = m.pipe.Apply(key, pl.event, e.Seq, e.Time); ferr != nil {
-			err = stateRefusal(m.pipe, e.Type, key, p.State, pipelineStates)
+		var ok bool
+		if step, ok = m.pipe.TryApply(key, pl.event, e.Seq, e.Time); !ok {
+			err = pipelineTexts.refusal(e.Type, key, p.State)
 		}
 	}
 	if err != nil {
@@ -167,48 +185,95 @@ func endIteration(p *Pipeline, outcome, gate string) *Outcome {
 	return o
 }
 
-// stateRefusal is the flow_violation of an event the key's state does not
-// allow: it names the key, the state and the events the state accepts, and
-// hints at the states that would accept the event.
-func stateRefusal(mach *fsm.Machine, typ, key, state string, all []string) *event.Error {
-	var in []string
+// stateTexts are the texts of one machine's state refusals, joined once:
+// the refusals of reordered or replayed traffic are frequent.
+type stateTexts struct {
+	mach *fsm.Machine
+	all  []string // the machine's states, in definition order
+	node bool     // the recovery machine: the key is a node
+	// hints[typ] is "typ is accepted in state s1, s2" for every base name
+	// of the definition; accepts[state] the events the state accepts,
+	// joined.
+	hints   map[string]string
+	accepts map[string]string
+}
+
+var (
+	pipelineTexts = newStateTexts(pipelineMachine, pipelineStates)
+	recoveryTexts = newStateTexts(recoveryMachine, recoveryStates)
+)
+
+func newStateTexts(mach *fsm.Machine, all []string) *stateTexts {
+	t := &stateTexts{mach: mach, all: all, node: mach.Name() == RecoveryMachine,
+		hints: map[string]string{}, accepts: map[string]string{}}
 	for _, s := range all {
-		if mach.Allows(s, typ) {
+		t.accepts[s] = strings.Join(mach.Accepts(s), ", ")
+	}
+	for _, tr := range mach.Definition().Transitions {
+		typ := fsm.Base(tr.Event)
+		t.hints[typ] = t.hint(typ)
+	}
+	return t
+}
+
+// hint is the refusal's hint for typ: the states that would accept it.
+func (t *stateTexts) hint(typ string) string {
+	var in []string
+	for _, s := range t.all {
+		if t.mach.Allows(s, typ) {
 			in = append(in, s)
 		}
 	}
+	return typ + " is accepted in state " + strings.Join(in, ", ")
+}
+
+// refusal is the flow_violation of an event the key's state does not
+// allow: it names the key, the state and the events the state accepts, and
+// hints at the states that would accept the event.
+func (t *stateTexts) refusal(typ, key, state string) *event.Error {
+	hint, ok := t.hints[typ]
+	if !ok {
+		hint = t.hint(typ)
+	}
+	accepts, ok := t.accepts[state]
+	if !ok {
+		accepts = strings.Join(t.mach.Accepts(state), ", ")
+	}
 	who := key
-	if mach.Name() == RecoveryMachine {
+	if t.node {
 		who = "node " + key
 	}
-	return event.Errorf(event.CodeFlowViolation, "type",
-		fmt.Sprintf("%s is accepted in state %s", typ, strings.Join(in, ", ")),
-		"%s is not allowed for %s in state %s; it accepts %s", typ, who, state, strings.Join(mach.Accepts(state), ", "))
+	return &event.Error{Code: event.CodeFlowViolation, Field: "type", Hint: hint,
+		Message: typ + " is not allowed for " + who + " in state " + state + "; it accepts " + accepts}
+}
+
+// modelName is a model in a refusal: quoted, or none.
+func modelName(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return strconv.Quote(s)
 }
 
 // modelRefusal is the flow_violation of the model guard: an evaluation or
 // promotion event for a model that is not the iteration's (for evaluations:
 // nor the champion), the phantom events of the old system.
 func modelRefusal(typ, key, model string, p *Pipeline, evaluation bool) *event.Error {
-	name := func(s string) string {
-		if s == "" {
-			return "none"
-		}
-		return fmt.Sprintf("%q", s)
-	}
+	cur := modelName(p.Model)
 	if model == "" {
-		return event.Errorf(event.CodeFlowViolation, "payload.model_path",
-			fmt.Sprintf("name the iteration's model (%s) in payload.model_path", name(p.Model)),
-			"%s for %s has no model_path; in state %s it must name the iteration's model %s", typ, key, p.State, name(p.Model))
+		return &event.Error{Code: event.CodeFlowViolation, Field: "payload.model_path",
+			Hint:    "name the iteration's model (" + cur + ") in payload.model_path",
+			Message: typ + " for " + key + " has no model_path; in state " + p.State + " it must name the iteration's model " + cur}
 	}
 	if evaluation {
-		return event.Errorf(event.CodeFlowViolation, "payload.model_path",
-			fmt.Sprintf("evaluate the iteration's model (%s) or the champion (%s, a monitoring evaluation); an evaluator that re-rates older models reports elo_updated",
-				name(p.Model), name(p.Champion())),
-			"%s for %s names model %q, which is neither the iteration's model (%s) nor the champion (%s)",
-			typ, key, model, name(p.Model), name(p.Champion()))
+		champ := modelName(p.Champion())
+		return &event.Error{Code: event.CodeFlowViolation, Field: "payload.model_path",
+			Hint: "evaluate the iteration's model (" + cur + ") or the champion (" + champ +
+				", a monitoring evaluation); an evaluator that re-rates older models reports elo_updated",
+			Message: typ + " for " + key + " names model " + strconv.Quote(model) +
+				", which is neither the iteration's model (" + cur + ") nor the champion (" + champ + ")"}
 	}
-	return event.Errorf(event.CodeFlowViolation, "payload.model_path",
-		fmt.Sprintf("promotion events name the iteration's model (%s)", name(p.Model)),
-		"%s for %s names model %q, not the iteration's model (%s)", typ, key, model, name(p.Model))
+	return &event.Error{Code: event.CodeFlowViolation, Field: "payload.model_path",
+		Hint:    "promotion events name the iteration's model (" + cur + ")",
+		Message: typ + " for " + key + " names model " + strconv.Quote(model) + ", not the iteration's model (" + cur + ")"}
 }

@@ -15,7 +15,7 @@ func (m *Machines) decideRecovery(e *event.Event, checkState bool) (string, *eve
 			"%s needs a node_id", e.Type)
 	}
 	if checkState && !m.rec.Can(id, e.Type) {
-		return "", stateRefusal(m.rec, e.Type, id, m.rec.State(id), recoveryStates)
+		return "", recoveryTexts.refusal(e.Type, id, m.rec.State(id))
 	}
 	if e.Type != "health_check_failed" {
 		return e.Type, nil
@@ -45,9 +45,9 @@ func (m *Machines) applyRecovery(e *event.Event) (Change, *event.Error) {
 	ev, err := m.decideRecovery(e, false)
 	var step fsm.Step
 	if err == nil {
-		var ferr error
-		if step, ferr = m.rec.Apply(id, ev, e.Seq, e.Time); ferr != nil {
-			err = stateRefusal(m.rec, e.Type, id, m.rec.State(id), recoveryStates)
+		var ok bool
+		if step, ok = m.rec.TryApply(id, ev, e.Seq, e.Time); !ok {
+			err = recoveryTexts.refusal(e.Type, id, m.rec.State(id))
 		}
 	}
 	if err != nil {

@@ -218,9 +218,24 @@ func (m *Machine) WhyNot(key, event string) error {
 // event changes nothing and returns a *NotAllowedError; an event outside the
 // definition an error wrapping ErrUnknownEvent.
 func (m *Machine) Apply(key, event string, seq uint64, t time.Time) (Step, error) {
+	st, ok := m.TryApply(key, event, seq, t)
+	if ok {
+		return st, nil
+	}
+	if _, known := m.spec.eventID[event]; !known {
+		return Step{}, fmt.Errorf("%w: %s has no event %q", ErrUnknownEvent, m.spec.def.Name, event)
+	}
+	return Step{}, m.WhyNot(key, event)
+}
+
+// TryApply is Apply without building the error: false (and nothing
+// changed) when event is not a full event name of the definition or key's
+// state does not allow it. Callers that refuse in their own words save
+// Apply's error.
+func (m *Machine) TryApply(key, event string, seq uint64, t time.Time) (Step, bool) {
 	ei, ok := m.spec.eventID[event]
 	if !ok {
-		return Step{}, fmt.Errorf("%w: %s has no event %q", ErrUnknownEvent, m.spec.def.Name, event)
+		return Step{}, false
 	}
 	in := m.keys[key]
 	si := m.spec.initial
@@ -229,7 +244,7 @@ func (m *Machine) Apply(key, event string, seq uint64, t time.Time) (Step, error
 	}
 	d := m.spec.next[ei][si]
 	if d == 0 {
-		return Step{}, m.WhyNot(key, event)
+		return Step{}, false
 	}
 	if in == nil {
 		in = &instance{state: si, lf: lfsm.NewFSM(m.spec.def.Initial, m.spec.looplab, nil)}
@@ -248,7 +263,7 @@ func (m *Machine) Apply(key, event string, seq uint64, t time.Time) (Step, error
 	if m.limit != 0 {
 		in.hist.add(Record{Seq: seq, Event: event, From: st.From, To: st.To, Time: t}, m.limit)
 	}
-	return st, nil
+	return st, true
 }
 
 // History returns the recorded transitions of key, oldest first.
