@@ -30,10 +30,10 @@ import (
 // may not come back soon (a handler's dead letter, a cursor save): waiting
 // an fsync's time for them every round would double its latency for
 // little. An estimate that outlives its appenders (they stopped appending)
-// is dropped at the first wait that runs out. This is commit_delay in PostgreSQL and
-// binlog_group_commit_sync_delay in MySQL, with the delay and the crowd
-// measured instead of configured. A replica (cluster mode) does not gather:
-// its groups wait for the log of record, not for an fsync.
+// is dropped at the first wait that runs out. This is commit_delay in
+// PostgreSQL and binlog_group_commit_sync_delay in MySQL, with the delay
+// and the crowd measured instead of configured. A replica (cluster mode)
+// does not gather: its groups wait for the log of record, not for an fsync.
 type gatherState struct {
 	// inflight: groups handed to the sync loop and not yet answered.
 	inflight atomic.Int64
