@@ -1,10 +1,16 @@
 package journal
 
 import (
+	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ringrift/ringriftd/event"
 )
 
 func gatherJournal() *Journal {
@@ -103,4 +109,59 @@ func TestGatherLargeGroupNotHeld(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("a large group was held while another was in flight")
 	}
+}
+
+// admitted is a hook that reports each event it admits.
+type admitted chan string
+
+func (admitted) Begin(bool) {}
+func (a admitted) Admit(e *event.Event) ([]event.Event, *event.Error) {
+	a <- e.Source
+	return nil, nil
+}
+func (admitted) Commit()   {}
+func (admitted) Rollback() {}
+
+// TestNextGroupBuiltDuringFsync: the committer pipeline. While group n
+// waits for its fsync, an append that arrives is sequenced into group n+1
+// at once (its hook transaction runs, its seq is taken), so that when n's
+// fsync ends only n+1's hand-over to Pebble is left.
+func TestNextGroupBuiltDuringFsync(t *testing.T) {
+	fs := &gatedFS{FS: vfs.NewMem()}
+	hook := make(admitted, 4)
+	j, err := Open("j", Options{FS: fs, Hook: hook})
+	require.NoError(t, err)
+	defer j.Close()
+	defer fs.open() // before Close, which waits for the held sync
+
+	appendOne := func(source string) <-chan Result {
+		out := make(chan Result, 1)
+		go func() {
+			res, err := j.Append(context.Background(), []event.Event{{Type: "new_games", ConfigKey: "hex8_2p", Source: source,
+				Payload: json.RawMessage(`{"n":1}`)}}, AppendOptions{})
+			if !assert.NoError(t, err) {
+				res = []Result{{}}
+			}
+			out <- res[0]
+		}()
+		return out
+	}
+	fs.shut()
+	first := appendOne("first")
+	require.Equal(t, "first", <-hook)
+	require.Eventually(t, func() bool { return j.gat.inflight.Load() == 1 }, 10*time.Second, time.Millisecond,
+		"the first group is handed over, its fsync held")
+
+	second := appendOne("second")
+	select {
+	case src := <-hook:
+		require.Equal(t, "second", src)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the next append was not sequenced while the group before it waited for its fsync")
+	}
+	fs.open()
+	a, b := <-first, <-second
+	require.Equal(t, Appended, a.Status)
+	require.Equal(t, Appended, b.Status)
+	require.Equal(t, a.Seq+1, b.Seq)
 }
