@@ -159,6 +159,18 @@ func subscriptionCursor(t *testing.T, base, name string) (cursor, lag uint64) {
 	return 0, 0
 }
 
+// waitCursor waits until the cursor a node shows for a shared
+// subscription reaches seq. It follows the handler's return only: the ack
+// goes to JetStream after it, and a node shows the consumer's ack floor,
+// bounded by what its replica holds.
+func waitCursor(t *testing.T, n *testNode, name string, seq uint64) {
+	t.Helper()
+	waitFor(t, 30*time.Second, fmt.Sprintf("%s's cursor on %s to reach %d", name, n.name, seq), func() bool {
+		c, _ := subscriptionCursor(t, n.url(), name)
+		return c >= seq
+	})
+}
+
 // storedCursor is a subscription's cursor as a node's journal stores it
 // (the node stopped: a running journal's copy may miss writes not synced
 // yet, as cursors are).
@@ -246,7 +258,7 @@ func TestClusterSharedSubscriptions(t *testing.T) {
 			done, _ := failing.snapshot()
 			return len(done[after[len(after)-1]]) == 1
 		})
-		last := waitConverged(t, []member{nodes[0], nodes[1], nodes[2]})
+		waitConverged(t, []member{nodes[0], nodes[1], nodes[2]})
 		var want [][3]uint64
 		for _, n := range nodes {
 			got := deadLettersOf(t, n.url(), "failing")
@@ -262,8 +274,7 @@ func TestClusterSharedSubscriptions(t *testing.T) {
 		runs := len(failing.started[poison])
 		failing.mu.Unlock()
 		require.Equal(t, 5, runs, "runs of the poison across the cluster")
-		c, _ := subscriptionCursor(t, nodes[2].url(), "failing")
-		require.GreaterOrEqual(t, c, after[len(after)-1], "the cursor passed the dead letter (last seq %d)", last)
+		waitCursor(t, nodes[2], "failing", after[len(after)-1]) // past the dead letter
 
 		// Any node redelivers it once; the others then find it resolved.
 		dl := want[0][0]
@@ -326,8 +337,9 @@ func TestClusterSharedSubscriptions(t *testing.T) {
 		for _, s := range append(append(before, seqs...), more...) {
 			require.Len(t, done[s], 1, "seq %d lost", s)
 		}
-		c, _ := subscriptionCursor(t, alive[0].url(), "held")
-		require.GreaterOrEqual(t, c, more[len(more)-1])
+		for _, n := range alive {
+			waitCursor(t, n, "held", more[len(more)-1])
+		}
 	})
 }
 
