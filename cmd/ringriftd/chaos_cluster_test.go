@@ -49,9 +49,16 @@ func (p *procNode) start(bin string) error {
 	}
 	done := make(chan error, 1)
 	addr := make(chan string, 1)
+	logf, err := os.OpenFile(p.dir+".log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
 	go func() {
+		defer logf.Close()
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 		for sc.Scan() {
+			fmt.Fprintln(logf, sc.Text())
 			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 			}
@@ -147,7 +154,12 @@ func TestChaosCluster(t *testing.T) {
 	for _, p := range ports {
 		peers = append(peers, fmt.Sprintf("127.0.0.1:%d", p))
 	}
-	root := t.TempDir()
+	// RINGRIFT_CHAOS_DIR keeps the nodes' data directories and logs
+	// (<node>.log) there for a look afterwards.
+	root := os.Getenv("RINGRIFT_CHAOS_DIR")
+	if root == "" {
+		root = t.TempDir()
+	}
 	nodes := make([]*procNode, 3)
 	members := make([]member, 3)
 	for i := range nodes {
@@ -192,10 +204,13 @@ func TestChaosCluster(t *testing.T) {
 		if wasLeader {
 			leaderKills++
 		}
+		load.mark()
+		killed := time.Now()
 		victim.kill()
 		time.Sleep(time.Duration(rand.IntN(2000)) * time.Millisecond)
 		require.NoError(t, victim.start(bin), "round %d: restart %s", r, victim.name)
-		t.Logf("round %d: killed %s (stream leader: %v), %d acknowledged so far", r, victim.name, wasLeader, load.count())
+		t.Logf("round %d: killed %s at %s (stream leader: %v), back after %v, %d acknowledged so far, longest outage since the kill %v",
+			r, victim.name, killed.UTC().Format("15:04:05.000"), wasLeader, time.Since(killed).Round(time.Millisecond), load.count(), load.mark().Round(time.Millisecond))
 	}
 	acked := load.halt()
 	checkJournals(t, members, acked)

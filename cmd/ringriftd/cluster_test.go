@@ -205,8 +205,9 @@ type clients struct {
 	mu      sync.Mutex
 	acked   map[string]uint64
 	lastAck atomic.Int64 // unix nanos of the latest acknowledgement
-	// longest is the longest time between two acknowledgements (ns).
-	longest atomic.Int64
+	// longest is the longest time between two acknowledgements (ns);
+	// sinceMark the longest since the last mark.
+	longest, sinceMark atomic.Int64
 	stop    chan struct{}
 	wg      sync.WaitGroup
 }
@@ -241,8 +242,12 @@ func (c *clients) run(k int) {
 				now := time.Now().UnixNano()
 				c.mu.Lock()
 				c.acked[id] = seq
-				if gap := now - c.lastAck.Swap(now); gap > c.longest.Load() {
+				gap := now - c.lastAck.Swap(now)
+				if gap > c.longest.Load() {
 					c.longest.Store(gap)
+				}
+				if gap > c.sinceMark.Load() {
+					c.sinceMark.Store(gap)
 				}
 				c.mu.Unlock()
 				break
@@ -281,6 +286,14 @@ func (c *clients) halt() map[string]uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.acked
+}
+
+// mark returns the longest time between two acknowledgements since the
+// last mark, and starts a new period.
+func (c *clients) mark() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Duration(c.sinceMark.Swap(0))
 }
 
 func (c *clients) count() int {
