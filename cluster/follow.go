@@ -55,13 +55,33 @@ func (n *Node) CheckReplica(ctx context.Context, r Replica) error {
 	return nil
 }
 
+// Following the stream after its leader is lost: the follower's consumer
+// lives on one server (R1, as an ordered consumer's), usually the stream
+// leader's, and goes with it. nats.go's ordered consumer notices that after
+// two missed heartbeats of 5 s, then recreates itself with requests of 10 s
+// that an election leaves unanswered: a node's replica stood still for
+// 10 s and more after the leader's election, and appends through the node
+// with it (they wait for the replica to reach the head). Follow instead runs
+// its own consumer of the same kind with a 1 s heartbeat and recreates it
+// with requests of followRequest, so that it follows the new leader within
+// about a second of its election.
+const (
+	followHeartbeat = time.Second
+	followExpiry    = 4 * followHeartbeat // a pull request's life (> 2 heartbeats)
+	followRequest   = 2 * time.Second     // one attempt to create the consumer
+	followBackoff   = 100 * time.Millisecond
+	followMaxWait   = time.Second // the longest wait between two attempts
+)
+
 // Follow feeds the replica every stream event after its last seq, in order,
-// until ctx ends: an ordered consumer from Durable()+1, recreated after any
-// failure (a leader election, a lost quorum). It returns ctx's error, or
+// until ctx ends: an ephemeral consumer from Durable()+1 (AckNone, R1, in
+// memory, like an ordered consumer), recreated after any failure (a missed
+// heartbeat, a leader election, a lost quorum). It returns ctx's error, or
 // ErrCodec for a message that is not a journaled event.
 func (n *Node) Follow(ctx context.Context, r Replica) error {
-	backoff := 100 * time.Millisecond
+	backoff := followBackoff
 	for ctx.Err() == nil {
+		from := r.Durable()
 		err := n.follow(ctx, r)
 		if errors.Is(err, ErrCodec) {
 			return err
@@ -69,25 +89,45 @@ func (n *Node) Follow(ctx context.Context, r Replica) error {
 		if ctx.Err() != nil {
 			break
 		}
-		n.log.Debug("following the stream again", "err", err, "local_seq", r.Durable())
+		if r.Durable() > from {
+			backoff = followBackoff // it went on: this failure is a new one
+		}
+		n.log.Debug("following the stream again", "err", err, "local_seq", r.Durable(), "in", backoff)
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 2*time.Second)
+		backoff = min(2*backoff, followMaxWait)
 	}
 	return ctx.Err()
 }
 
 func (n *Node) follow(ctx context.Context, r Replica) error {
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	cons, err := n.js.OrderedConsumer(cctx, n.cfg.Stream, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: r.Durable() + 1})
+	cctx, cancel := context.WithTimeout(ctx, followRequest)
+	cons, err := n.js.CreateConsumer(cctx, n.cfg.Stream, jetstream.ConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       r.Durable() + 1,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: 30 * time.Second, // one left behind (its server unreachable) goes
+		Replicas:          1,
+		MemoryStorage:     true,
+	})
 	cancel()
 	if err != nil {
-		return fmt.Errorf("ordered consumer: %w", err)
+		return fmt.Errorf("create the follower's consumer: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * followBatch))
+	name := cons.CachedInfo().Name
+	defer func() {
+		// Best effort, in the background: InactiveThreshold removes it
+		// otherwise.
+		go func() {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), followRequest)
+			defer cancel()
+			_ = n.js.DeleteConsumer(dctx, n.cfg.Stream, name)
+		}()
+	}()
+	it, err := cons.Messages(jetstream.PullMaxMessages(2*followBatch), jetstream.PullExpiry(followExpiry),
+		jetstream.PullHeartbeat(followHeartbeat), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
 		return fmt.Errorf("consume: %w", err)
 	}
