@@ -363,8 +363,18 @@ func (n *Node) ensureStream(ctx context.Context) error {
 		AllowDirect:        true,
 	}
 	var last error
-	for {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// A request sent before this server found the meta and stream leaders
+	// goes unanswered: the first attempts are short, so that a restarted
+	// node is up about a second after the leaders are found (each attempt
+	// took 5 s, and one sent just before the election ended was lost). A
+	// cluster too slow to answer in a second gets 5 s per attempt after
+	// ten.
+	for attempt := 1; ; attempt++ {
+		wait := time.Second
+		if attempt > 10 {
+			wait = 5 * time.Second
+		}
+		actx, cancel := context.WithTimeout(ctx, wait)
 		s, err := n.js.CreateOrUpdateStream(actx, cfg)
 		if err == nil {
 			err = n.ensureRejectedStream(actx)

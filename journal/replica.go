@@ -434,7 +434,7 @@ func (j *Journal) appendAtHead(ctx context.Context, req *request) ([]Result, err
 			if !sleepUntil(ctx, backoff, deadline) {
 				return nil, j.finalReplicaErr(err, unknown)
 			}
-			backoff = min(2*backoff, time.Second)
+			backoff = min(2*backoff, 250*time.Millisecond)
 		}
 		req.err, req.done = nil, make(chan struct{})
 		req.results = slices.Clone(initial)
@@ -469,7 +469,9 @@ func (j *Journal) catchUpToHead(ctx context.Context, cause error, deadline time.
 	if errors.As(cause, &hm) && hm.Head > 0 {
 		head = hm.Head
 	} else {
-		hctx, hcancel := context.WithTimeout(ctx, 2*time.Second)
+		// Short: a request during an election goes unanswered, and the
+		// append waits for the next one (sleepUntil) meanwhile.
+		hctx, hcancel := context.WithTimeout(ctx, time.Second)
 		h, err := j.replica.opts.Log.Head(hctx)
 		hcancel()
 		if err != nil {
