@@ -208,8 +208,8 @@ type clients struct {
 	// longest is the longest time between two acknowledgements (ns);
 	// sinceMark the longest since the last mark.
 	longest, sinceMark atomic.Int64
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	stop               chan struct{}
+	wg                 sync.WaitGroup
 }
 
 func runClients(nodes []member, n int) *clients {

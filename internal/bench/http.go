@@ -319,7 +319,6 @@ func cpuPerEvent(cpu time.Duration, events int) float64 {
 	return float64(cpu.Microseconds()) / float64(events)
 }
 
-
 // httpIngestSingle: 64 keep-alive clients posting one event per request.
 func (s *suite) httpIngestSingle(bin string) error {
 	// The target is relative to the journal's own 64-writer appends.

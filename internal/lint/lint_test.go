@@ -6,7 +6,9 @@
 package lint
 
 import (
+	"bytes"
 	"go/ast"
+	"go/format"
 	"go/parser"
 	"go/token"
 	"os"
@@ -263,6 +265,25 @@ func TestEveryPackageHasADocComment(t *testing.T) {
 	for dir := range seen {
 		if !docs[dir] {
 			t.Errorf("package %s has no doc comment (\"Package x ...\" or, for a command, \"Command x ...\")", dir)
+		}
+	}
+}
+
+// TestGofmt: every Go file is as gofmt writes it (a file that is not slips
+// past go vet and staticcheck).
+func TestGofmt(t *testing.T) {
+	for _, f := range parseAll(t, repoRoot(t)) {
+		src, err := os.ReadFile(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := format.Source(src)
+		if err != nil {
+			t.Errorf("%s: %v", f.path, err)
+			continue
+		}
+		if !bytes.Equal(got, src) {
+			t.Errorf("%s is not gofmt'ed: run gofmt -w %s", f.path, f.path)
 		}
 	}
 }
