@@ -218,6 +218,8 @@ func TestEndToEndKill9(t *testing.T) {
 		for n.Load() < target && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
+		// at least one acknowledged append to check, however slow the machine
+		waitFor(t, 60*time.Second, fmt.Sprintf("round %d: an acknowledged append", round), func() bool { return n.Load() > 0 })
 		time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
 		require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 		_ = p.wait(t)
