@@ -386,6 +386,20 @@ func exportLines(t *testing.T, base string) ([]string, []uint64) {
 	return ids, seqs
 }
 
+// streamLeader waits until n's /v1/cluster names the stream leader, one of
+// nodes, and returns it: a view that could not ask the stream in time
+// (under load) gives the leader last seen, none when the node last saw the
+// stream without one (just created, its replicas electing).
+func streamLeader(t *testing.T, n *testNode, nodes []*testNode) *testNode {
+	t.Helper()
+	var leader *testNode
+	waitFor(t, 30*time.Second, "a stream leader in "+n.name+"'s /v1/cluster", func() bool {
+		leader = nodeNamed(nodes, viewOf(t, n.url()).Leader)
+		return leader != nil
+	})
+	return leader
+}
+
 func nodeNamed(nodes []*testNode, name string) *testNode {
 	for _, n := range nodes {
 		if n.name == name {
@@ -407,17 +421,15 @@ func TestClusterFailover(t *testing.T) {
 	peers := []string{nodes[0].route, nodes[1].route, nodes[2].route}
 	members := []member{nodes[0], nodes[1], nodes[2]}
 
-	v := viewOf(t, nodes[0].url())
-	require.Equal(t, "cluster", v.Mode)
-	require.NotEmpty(t, v.Leader)
+	require.Equal(t, "cluster", viewOf(t, nodes[0].url()).Mode)
+	streamLeader(t, nodes[0], nodes)
 
 	load := runClients(members, 12)
 	// Counts, not rates: -race on a loaded 2-core machine appends slowly.
 	waitFor(t, 60*time.Second, "appends before the kill", func() bool { return load.count() >= 300 })
 
 	// Lose the stream leader's node.
-	leader := nodeNamed(nodes, viewOf(t, nodes[0].url()).Leader)
-	require.NotNil(t, leader)
+	leader := streamLeader(t, nodes[0], nodes)
 	before := load.count()
 	killed := time.Now()
 	leader.stop(t)
