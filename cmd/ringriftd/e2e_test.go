@@ -295,6 +295,9 @@ func TestGracefulSIGTERM(t *testing.T) {
 	assert.Contains(t, p.log(), "shutting down")
 
 	p = startBinary(t, data)
+	// Its stderr is read in the background: the catch-up's line may not be
+	// in yet when /readyz answers.
+	waitFor(t, 30*time.Second, `the restarted daemon's "caught up" line`, func() bool { return strings.Contains(p.log(), `msg="caught up"`) })
 	assert.Regexp(t, `caught up" checkpoint_seq=[1-9][0-9]* folded=0 `, p.log(), "the shutdown checkpoint covers the whole journal")
 	ids, _ := exportSeqs(t, p.base)
 	a.mu.Lock()
