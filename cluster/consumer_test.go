@@ -19,6 +19,7 @@ import (
 
 	"github.com/ringrift/ringriftd/cluster"
 	"github.com/ringrift/ringriftd/event"
+	"github.com/ringrift/ringriftd/journal"
 )
 
 // recordingHandler records the seqs it handled and the dead letters asked
@@ -93,6 +94,20 @@ func waitSeen(t *testing.T, h *recordingHandler, want []uint64) {
 		"want %v handled", want)
 }
 
+// statsAcked waits until c's stats show the cursor at cursor or past it
+// with nothing pending, and returns them. waitSeen follows the handler's
+// return only: the delivered count and the ack, which moves the ack floor
+// (the cursor), come after it.
+func statsAcked(t *testing.T, c *cluster.Consumer, cursor uint64) journal.SubscriptionStats {
+	t.Helper()
+	var s journal.SubscriptionStats
+	require.Eventually(t, func() bool {
+		s = c.Stats(context.Background())
+		return s.Cursor >= cursor && s.Lag == 0
+	}, 30*time.Second, 10*time.Millisecond, "the cursor at %d, nothing pending", cursor)
+	return s
+}
+
 // TestSharedSubscription is a shared subscription on a one-server stream:
 // filtered by type, its cursor the ack floor, which a restart with other
 // types keeps; a new consumer starts where asked; a handler that keeps
@@ -110,7 +125,7 @@ func TestSharedSubscription(t *testing.T) {
 		h := newRecorder()
 		c := node.Consume(ctx, cluster.ConsumerConfig{Name: "a b.c", Types: []string{"new_games"}}, h)
 		waitSeen(t, h, []uint64{1, 3})
-		s := c.Stats(ctx)
+		s := statsAcked(t, c, 3)
 		assert.Equal(t, uint64(3), s.Cursor)
 		assert.Equal(t, uint64(0), s.Lag)
 		assert.Equal(t, uint64(2), s.Delivered)
@@ -129,7 +144,7 @@ func TestSharedSubscription(t *testing.T) {
 		c = node.Consume(ctx, cluster.ConsumerConfig{Name: "a b.c", Types: []string{"elo_updated"}}, h)
 		defer c.Close()
 		waitSeen(t, h, []uint64{4})
-		assert.Equal(t, uint64(4), c.Stats(ctx).Cursor)
+		assert.Equal(t, uint64(4), statsAcked(t, c, 4).Cursor)
 	})
 
 	t.Run("start", func(t *testing.T) {
@@ -164,11 +179,11 @@ func TestSharedSubscription(t *testing.T) {
 		c := node.Consume(ctx, cluster.ConsumerConfig{Name: "failing", Attempts: 3, Backoff: time.Millisecond}, h)
 		defer c.Close()
 		waitSeen(t, h, []uint64{1, 3, 4})
+		s := statsAcked(t, c, 4)
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		assert.Equal(t, [][2]uint64{{2, 3}, {2, 4}}, h.dead, "dead letters asked: at the last attempt, again at the next delivery after it failed")
 		assert.Equal(t, 4, h.calls[2], "runs of the poison")
-		s := c.Stats(ctx)
 		assert.Equal(t, uint64(4), s.Cursor)
 		assert.Equal(t, uint64(2), s.Failed)
 		assert.Equal(t, uint64(2), s.Retries)

@@ -200,7 +200,7 @@ func writeCompatJournal(t *testing.T) {
 	}), journal.SubscribeOptions{BatchEvents: 1})
 	require.NoError(t, err)
 	<-got
-	require.Eventually(t, func() bool { c, _ := j.Cursor("compat-subscriber"); return c == 12 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { c, _ := j.Cursor("compat-subscriber"); return c == 12 }, 30*time.Second, 10*time.Millisecond)
 	sub.Close()
 	require.NoError(t, j.Close())
 }

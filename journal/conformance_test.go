@@ -491,7 +491,7 @@ func testLateSubscriber(t *testing.T, b backend) {
 	// then the live tail
 	appendAll(t, j, ev("sync_completed", "", ""))
 	require.Equal(t, uint64(1001), recvSeq(t, got))
-	require.Eventually(t, func() bool { return sub.Stats().Cursor == 1001 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return sub.Stats().Cursor == 1001 }, 30*time.Second, time.Millisecond)
 	require.Equal(t, uint64(0), sub.Stats().Lag)
 	sub.Close()
 

@@ -115,7 +115,7 @@ func TestCursorTypes(t *testing.T) {
 		a, _ := j.Cursor("all")
 		b, _ := j.Cursor("typed")
 		return a == 2 && b == 2
-	}, 5*time.Second, 5*time.Millisecond)
+	}, 30*time.Second, 5*time.Millisecond)
 	typed.Close()
 	all.Close()
 	j = reopen()

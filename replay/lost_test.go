@@ -268,7 +268,7 @@ func TestLostFindsEachKind(t *testing.T) {
 		sub, err := tj.j.Subscribe("trainer", journal.HandlerFunc(func(context.Context, *event.Event) error { return nil }),
 			journal.SubscribeOptions{Filter: journal.Filter{Types: []string{"training_started", "model_promoted"}}})
 		require.NoError(t, err)
-		require.Eventually(t, func() bool { c, _ := tj.j.Cursor("trainer"); return c == 2 }, 5*time.Second, 5*time.Millisecond)
+		require.Eventually(t, func() bool { c, _ := tj.j.Cursor("trainer"); return c == 2 }, 30*time.Second, 5*time.Millisecond)
 		sub.Close()
 		r := tj.lost(replay.LostOptions{})
 		f := one(t, r, replay.KindUnconsumedType)

@@ -125,7 +125,8 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("ringriftd did not say where it listens:\n%s", d.logs())
 	}
-	for i := 0; i < 500; i++ {
+	// a start may take seconds on a loaded machine
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
 		if resp, err := http.Get(d.base + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {

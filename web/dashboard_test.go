@@ -75,7 +75,7 @@ func TestDashboard(t *testing.T) {
 		t.Logf("event #%d listed %v after its POST answered", seq, time.Since(start).Round(time.Millisecond))
 		// filtering by node keeps it and hides the rest
 		b.do(t, chromedp.SendKeys("#f-node", "browser-probe"))
-		b.waitFor(t, `document.querySelectorAll('#event-list tbody tr').length === 1`, 2*time.Second)
+		b.waitFor(t, `document.querySelectorAll('#event-list tbody tr').length === 1`, 10*time.Second)
 		// a click shows the envelope and the decisions taken on it
 		b.do(t, chromedp.Click(fmt.Sprintf(`#event-list tr[data-seq="%d"]`, seq)))
 		b.waitFor(t, `!document.getElementById('event-detail').hidden && document.getElementById('detail-json').textContent.includes('browser-probe')`, 5*time.Second)
@@ -92,7 +92,7 @@ func TestDashboard(t *testing.T) {
 			  i.dispatchEvent(new Event('input')); return true; })()`, v))
 		}
 		streamAsked := func(part string, not bool) {
-			deadline := time.Now().Add(5 * time.Second)
+			deadline := time.Now().Add(15 * time.Second)
 			for {
 				var last string
 				for _, r := range b.requested() {
@@ -123,14 +123,14 @@ func TestDashboard(t *testing.T) {
 		streamAsked("node=burst-probe", false)
 		last := d.post(t, burst(1500))
 		probe := last - 1499
-		b.waitFor(t, fmt.Sprintf(`!!document.querySelector('#event-list tr[data-seq="%d"]')`, probe), 2*time.Second)
+		b.waitFor(t, fmt.Sprintf(`!!document.querySelector('#event-list tr[data-seq="%d"]')`, probe), 10*time.Second)
 		assert.Equal(t, 1, eval[int](t, b, `document.querySelectorAll('#event-list tbody tr').length`), "only the matching event")
 
 		setNode("")
 		streamAsked("node=", true)
 		last = d.post(t, burst(-1))
-		b.waitFor(t, fmt.Sprintf(`document.querySelector('#event-list tbody tr')?.dataset.seq === '%d'`, last), 2*time.Second)
-		b.waitFor(t, `document.getElementById('shown').textContent.includes('too fast to list')`, 2*time.Second)
+		b.waitFor(t, fmt.Sprintf(`document.querySelector('#event-list tbody tr')?.dataset.seq === '%d'`, last), 10*time.Second)
+		b.waitFor(t, `document.getElementById('shown').textContent.includes('too fast to list')`, 10*time.Second)
 		listed := eval[int](t, b, `document.querySelectorAll('#event-list tbody tr').length`)
 		assert.LessOrEqual(t, listed, 250)
 		t.Logf("after a burst of 3,000: %d rows, %q", listed, eval[string](t, b, `document.getElementById('shown').textContent`))

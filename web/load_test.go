@@ -125,7 +125,7 @@ func TestDashboardUnderLoad(t *testing.T) {
 	with, last := load(t, d.base, dur)
 	frames := eval[float64](t, b, `window.__frames`)
 	loadFor := time.Since(start)
-	b.waitFor(t, fmt.Sprintf(`document.getElementById('head').textContent === 'seq %d'`, last), 10*time.Second)
+	b.waitFor(t, fmt.Sprintf(`document.getElementById('head').textContent === 'seq %d'`, last), 30*time.Second)
 	caughtUp := time.Since(start) - loadFor
 	longTasks := eval[int](t, b, `window.__long`)
 	rows := eval[int](t, b, `document.querySelectorAll('#event-list tbody tr').length`)

@@ -67,9 +67,12 @@ func testDaemonAt(t *testing.T, mutate func(*Config), hs ...Handler) (string, *C
 	return base, &cfg
 }
 
+// waitReady waits until /readyz answers 200: a start catches up with its
+// journal first, which a loaded machine (-race) may take seconds to do.
 func waitReady(t *testing.T, base string) {
 	t.Helper()
-	for i := 0; i < 500; i++ {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
 		resp, err := http.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
@@ -354,7 +357,7 @@ func TestStreamCatchUpResumeAndLive(t *testing.T) {
 		code, _ := post(t, base+"/v1/events", "application/json", fmt.Sprintf(`{"type":"new_games","config_key":"hex8_2p","payload":{"games":%d}}`, i))
 		require.Equal(t, 200, code)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/stream?type=new_games", nil)
 	req.Header.Set("Last-Event-ID", "2")
@@ -364,17 +367,20 @@ func TestStreamCatchUpResumeAndLive(t *testing.T) {
 	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 	sc := bufio.NewScanner(resp.Body)
 	var ids []string
-	heartbeat := false
-	go func() {
-		time.Sleep(200 * time.Millisecond)
-		post(t, base+"/v1/events", "application/json", `{"type":"new_games","config_key":"hex8_2p","payload":{"games":9}}`)
-	}()
+	heartbeat, posted := false, false
 	for sc.Scan() && len(ids) < 4 {
 		line := sc.Text()
 		if strings.HasPrefix(line, "id: ") {
 			ids = append(ids, strings.TrimPrefix(line, "id: "))
 		}
 		heartbeat = heartbeat || strings.HasPrefix(line, ":")
+		// The live event, once the catch-up was read and the idle stream
+		// sent a heartbeat (a fixed delay may run out on a loaded machine
+		// before either, and leave no idle time for the heartbeat).
+		if !posted && len(ids) == 3 && heartbeat {
+			posted = true
+			go post(t, base+"/v1/events", "application/json", `{"type":"new_games","config_key":"hex8_2p","payload":{"games":9}}`)
+		}
 	}
 	assert.Equal(t, []string{"3", "4", "5", "6"}, ids, "resumed after Last-Event-ID, then live")
 	assert.True(t, heartbeat, "a heartbeat comment while idle")
@@ -428,7 +434,7 @@ func TestHandlers(t *testing.T) {
 		late.mu.Lock()
 		defer late.mu.Unlock()
 		return len(late.seen) == 3
-	}, 10*time.Second, 20*time.Millisecond, "the late handler catches up")
+	}, 30*time.Second, 20*time.Millisecond, "the late handler catches up")
 	require.Eventually(t, func() bool {
 		_, body := get(t, base+"/v1/events?type=handler_failed")
 		return strings.Contains(string(body), `"handler":"broken"`)
@@ -476,7 +482,7 @@ func TestTrace(t *testing.T) {
 	code, _ := post(t, base+"/v1/events", "application/json", `{"type":"new_games","config_key":"hex8_2p","source":"SelfplayRunner"}`,
 		"Authorization", "Bearer tr4ce-s3cret")
 	require.Equal(t, 200, code)
-	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "msg=deliver handler=watcher") }, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "msg=deliver handler=watcher") }, 30*time.Second, 20*time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
 	out := logs.String()

@@ -94,6 +94,25 @@ func TestLostEndpoint(t *testing.T) {
 		`{"type":"new_games","config_key":"square8_2p","time":"2026-11-22T10:00:00Z","payload":{"games":3}}`,
 		`{"type":"new_games","config_key":"hex8_2p","time":"2026-11-23T10:00:00Z","payload":{"games":1}}`,
 	)
+	// Both reports judge the subscriptions' cursors: compare them once the
+	// handlers (the checkpointer) have handled every event, live and as
+	// stored, else a lagging_subscription in one of them is a race.
+	head := durableSeq(t, base)
+	waitFor(t, 30*time.Second, "every subscription's cursor at the head", func() bool {
+		_, sb := get(t, base+"/v1/subscriptions")
+		var subs struct {
+			Subscriptions []struct {
+				Cursor uint64 `json:"cursor"`
+			} `json:"subscriptions"`
+		}
+		require.NoError(t, json.Unmarshal(sb, &subs))
+		for _, s := range subs.Subscriptions {
+			if s.Cursor < head {
+				return false
+			}
+		}
+		return true
+	})
 	code, b := get(t, base+"/v1/lost?now=last")
 	require.Equal(t, 200, code, "%s", b)
 	var got replay.LostReport
@@ -104,8 +123,24 @@ func TestLostEndpoint(t *testing.T) {
 		Subscriptions []replay.Consumer `json:"subscriptions"`
 	}
 	require.NoError(t, json.Unmarshal(sb, &subs))
-	src, err := replay.OpenJournal(context.Background(), dir) // a copy: the daemon holds it
-	require.NoError(t, err)
+	// A copy (the daemon holds the journal), once it holds the cursors as
+	// the subscriptions stored them after handling the head (the store
+	// follows the handling; it is not synced).
+	var src *replay.JournalSource
+	waitFor(t, 30*time.Second, "the stored cursors at the head in a copy of the journal", func() bool {
+		s, err := replay.OpenJournal(context.Background(), dir)
+		require.NoError(t, err)
+		cs, err := s.Cursors()
+		require.NoError(t, err)
+		for _, c := range cs {
+			if c.Cursor < head {
+				require.NoError(t, s.Close())
+				return false
+			}
+		}
+		src = s
+		return true
+	})
 	defer src.Close()
 	want, err := replay.CollectLost(context.Background(), src, replay.LostOptions{Consumers: subs.Subscriptions})
 	require.NoError(t, err)

@@ -218,6 +218,8 @@ func TestEndToEndKill9(t *testing.T) {
 		for n.Load() < target && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
+		// at least one acknowledged append to check, however slow the machine
+		waitFor(t, 60*time.Second, fmt.Sprintf("round %d: an acknowledged append", round), func() bool { return n.Load() > 0 })
 		time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
 		require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 		_ = p.wait(t)
@@ -293,6 +295,9 @@ func TestGracefulSIGTERM(t *testing.T) {
 	assert.Contains(t, p.log(), "shutting down")
 
 	p = startBinary(t, data)
+	// Its stderr is read in the background: the catch-up's line may not be
+	// in yet when /readyz answers.
+	waitFor(t, 30*time.Second, `the restarted daemon's "caught up" line`, func() bool { return strings.Contains(p.log(), `msg="caught up"`) })
 	assert.Regexp(t, `caught up" checkpoint_seq=[1-9][0-9]* folded=0 `, p.log(), "the shutdown checkpoint covers the whole journal")
 	ids, _ := exportSeqs(t, p.base)
 	a.mu.Lock()

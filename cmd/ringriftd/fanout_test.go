@@ -224,7 +224,7 @@ func TestStreamFanout(t *testing.T) {
 			}
 		}
 		require.NotEmpty(t, want, c.name)
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for {
 			got := c.r.got()
 			if len(got) > 0 && got[len(got)-1] >= want[len(want)-1] || time.Now().After(deadline) {
@@ -265,7 +265,7 @@ func TestStreamFanoutSampledOnly(t *testing.T) {
 	defer cancel()
 	sampled := openSSE(t, ctx, base, "?max_rate=10", "", 0, 0)
 	waitID := func(r *sseReader, seq uint64) {
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for {
 			if got := r.got(); len(got) > 0 && got[len(got)-1] == seq {
 				return

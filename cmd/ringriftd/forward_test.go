@@ -50,8 +50,7 @@ func TestClusterForwardsAppends(t *testing.T) {
 		t.Skip("runs a three-node cluster")
 	}
 	nodes := testCluster(t)
-	leader := nodeNamed(nodes, viewOf(t, nodes[0].url()).Leader)
-	require.NotNil(t, leader)
+	leader := streamLeader(t, nodes[0], nodes)
 	var follower *testNode
 	for _, n := range nodes {
 		if n != leader {

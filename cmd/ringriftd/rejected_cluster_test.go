@@ -52,7 +52,7 @@ func TestClusterRejectedEverywhere(t *testing.T) {
 		raws = append(raws, bad, broken)
 	}
 	for _, n := range nodes {
-		waitFor(t, 10*time.Second, "every refusal in "+n.name+"'s /v1/rejected", func() bool {
+		waitFor(t, 30*time.Second, "every refusal in "+n.name+"'s /v1/rejected", func() bool {
 			got := rejectedMessages(t, n.url())
 			for _, raw := range raws {
 				if _, ok := got[raw]; !ok {

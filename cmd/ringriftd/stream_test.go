@@ -20,7 +20,7 @@ import (
 // onOpen returns (nothing when nil).
 func streamIDs(t *testing.T, base, q, lastID string, n int, onOpen func()) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	r := openSSE(t, ctx, base, q, lastID, n, 0)
 	if onOpen != nil {
@@ -65,11 +65,11 @@ func TestStreamStartsAtHead(t *testing.T) {
 }
 
 // readStream opens GET /v1/stream+q (with Last-Event-ID when lastID !=
-// "") and returns its messages once done says it has enough, or after 20 s
+// "") and returns its messages once done says it has enough, or after 60 s
 // (the test then fails on what it got).
 func readStream(t *testing.T, base, q, lastID string, done func([]sseMsg) bool) []sseMsg {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	r := openSSE(t, ctx, base, q, lastID, 0, 0)
 	for {
