@@ -29,6 +29,10 @@ import (
 // the number of seeded runs.
 const chaosEnv = "RINGRIFT_CHAOS_RUNS"
 
+// seedEnv runs TestFaultInjection's one seed given (a failure names its
+// seed; timing may make it pass, so run it with -count).
+const seedEnv = "RINGRIFT_CHAOS_SEED"
+
 // plan is one run's faults: from the after-th operation of a kind on the
 // files it targets, it fails with probability p, at most budget times.
 type plan struct {
@@ -97,6 +101,7 @@ var plans = []struct {
 // faultStats are the suite's figures.
 type faultStats struct {
 	runs, faults, failed, wedged                      int
+	lateClose                                         int // Close heard of a fault first
 	acked, notLanded, diskFull, unknown, refused, dup int
 	// found counts acknowledged events found at their seq on reopening
 	// (after the power cut and after the restart); seqs the seqs checked
@@ -124,15 +129,21 @@ func TestFaultInjection(t *testing.T) {
 		require.NoError(t, err, "%s=%q", chaosEnv, v)
 		runs = n
 	}
+	first := 0
+	if v := os.Getenv(seedEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "%s=%q", seedEnv, v)
+		first, runs = n, n+1
+	}
 	st := &faultStats{byPlan: map[string]int{}}
-	for seed := 0; seed < runs; seed++ {
+	for seed := first; seed < runs; seed++ {
 		faultRun(t, uint64(seed), st)
 		if t.Failed() {
 			t.Fatalf("seed %d failed", seed)
 		}
 	}
-	msg := fmt.Sprintf("fault injection: %d runs, %d faults injected %v, %d journals failed (%d wedged); answers: %d acknowledged, %d duplicate, %d refused, %d not landed, %d disk full, %d outcome unknown; on reopening: %d seqs gap-free, %d acknowledged events found at their seq (lost 0, gaps 0)",
-		st.runs, st.faults, st.byPlan, st.failed, st.wedged, st.acked, st.dup, st.refused, st.notLanded, st.diskFull, st.unknown, st.seqs, st.found)
+	msg := fmt.Sprintf("fault injection: %d runs, %d faults injected %v, %d journals failed (%d wedged), %d more heard of a fault at Close; answers: %d acknowledged, %d duplicate, %d refused, %d not landed, %d disk full, %d outcome unknown; on reopening: %d seqs gap-free, %d acknowledged events found at their seq (lost 0, gaps 0)",
+		st.runs, st.faults, st.byPlan, st.failed, st.wedged, st.lateClose, st.acked, st.dup, st.refused, st.notLanded, st.diskFull, st.unknown, st.seqs, st.found)
 	t.Log(msg)
 	if os.Getenv(chaosEnv) != "" {
 		fmt.Println(msg)
@@ -252,8 +263,16 @@ func faultRun(t *testing.T, seed uint64, st *faultStats) {
 		st.wedged++
 		return
 	}
-	if !failed {
-		require.NoError(t, cerr, "seed %d: close", seed)
+	if !failed && cerr != nil {
+		// A write nothing waited on (the indexer's, unsynced) can meet the
+		// fault after the last synced one: Pebble's log writer keeps the
+		// error, and Close is the first to hear of it, and says so. Every
+		// acknowledged event was synced before it; the checks below hold
+		// as for a journal that did not fail. Only an injected fault may
+		// do that.
+		require.True(t, pl.injected.Load() > 0 && pl.errno != 0 && errors.Is(cerr, pl.errno),
+			"seed %d: close failed with no fault to explain it (%v): %v", seed, pl, cerr)
+		st.lateClose++
 	}
 	_ = wedged
 	ids := verifyRun(t, seed, mem, all, dedup, st)
