@@ -103,8 +103,7 @@ func (s *suite) failoverMs(bin string) (float64, error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	// The leader as all three nodes see it, under load: one node's view
-	// may name a leader that has since moved, and killing a follower
-	// measured ~15 ms.
+	// may name a leader that has since moved.
 	view, err := agreedLeader(procs, 30*time.Second)
 	if err != nil {
 		return 0, err
